@@ -1,0 +1,595 @@
+"""Neural tangent kernels: empirical (finite width), infinite width, truncated.
+
+Normalization (THEORY.md sections 1-2; Montanari & Zhong 2022, section 2): with
+first-layer weights ``W`` (``N x d``, rows ``w_k``) and data ``X`` (``n x d``),
+
+* first-layer NT features ``phi(x) = (N d)^(-1/2) (sigma'(<w_k, x>) x)_{k <= N}``
+  in ``R^{N d}``, kernel ``K_N = (X X2^T / d) ∘ (S S2^T / N)`` with
+  ``S = sigma'(X W^T)`` (``∘`` the entrywise product);
+* second-layer (random-features) features ``sigma(<w_k, x>) / sqrt(N)``, kernel
+  ``sigma(X W^T) sigma(X2 W^T)^T / N``;
+* ``layers="both"``: the concatenated features, i.e. the sum of the two kernels.
+
+For Gaussian weights ``w_k ~ N(0, I_d/d)`` and data on the sphere of radius
+``sqrt(d)``, ``K_N -> K(x, x') = kernel_function(<x, x'>/d)`` entrywise at the
+Monte-Carlo rate ``N^(-1/2)``; :func:`infinite_kernel` computes that limit.
+
+The first-layer ``K_N`` never forms the ``n x N d`` features: NumPy input is
+filled in row blocks of a preallocated output (two matrix products per block,
+the Gram product of the data scaled by ``1/(d N)`` written straight into the
+output, the neuron product into one reusable block buffer, multiplied in
+place); the symmetric case (``X2 is None``) computes only the block upper
+triangle and mirrors it, so its cost is about half that of a cross kernel.
+Other array-API namespaces (``array_api_strict``, PyTorch, CuPy) use plain
+``matmul`` and return their own array type.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ntphase._arrays import from_numpy, is_numpy, namespace, to_numpy
+from ntphase._memory import check_memory
+from ntphase._validation import check_choice, check_int, check_matrix
+
+__all__ = [
+    "nt_kernel",
+    "infinite_kernel",
+    "nt_features",
+    "truncated_kernel",
+    "kernel_memory",
+    "LAYERS",
+    "BLOCK_BYTES",
+    "RADIUS_RTOL",
+]
+
+#: The kernels selectable with ``layers``.
+LAYERS = ("first", "second", "both")
+
+#: Default size of the reusable block buffer of :func:`nt_kernel` (bytes).
+#: 32 MiB keeps the buffer a small fraction of any output worth blocking while
+#: every block product stays large enough to run at full matrix-multiply speed.
+BLOCK_BYTES = 32 * 2**20
+
+#: Smallest default row block: products thinner than this lose BLAS efficiency.
+MIN_BLOCK_ROWS = 64
+
+#: In the symmetric case the diagonal tiles are computed in full, which costs an
+#: extra fraction ``block / n`` of the products; the default block is capped at
+#: ``n / SYMMETRIC_BLOCKS`` rows so this overhead stays below about 3 %.
+SYMMETRIC_BLOCKS = 32
+
+#: Relative tolerance on ``||x||^2 / d = 1`` for the sphere-only kernels
+#: (:func:`infinite_kernel`, :func:`truncated_kernel`). Norms are checked in
+#: float64; rounding a sphere point to float32 moves ``||x||^2`` by at most
+#: about ``2^-23 ≈ 1.2e-7`` relative, so ``1e-6`` accepts float32 data with a
+#: margin while any real departure from the sphere is refused.
+RADIUS_RTOL = 1e-6
+
+_GIB = 1024.0**3
+
+
+# --------------------------------------------------------------------------- #
+# validation
+# --------------------------------------------------------------------------- #
+def _resolve_activation(activation: Any) -> Any:
+    from ntphase.activations import get_activation
+
+    return get_activation(activation)
+
+
+def _check_data(X: Any, X2: Any = None, W: Any = None) -> tuple[Any, Any, Any, Any]:
+    """Validate ``X`` (and ``X2``, ``W``): 2-D, finite, floating, ``d >= 2``, same namespace."""
+    xp = namespace(X, X2, W, names=("X", "X2", "W"))
+    X = check_matrix("X", X, xp=xp)
+    d = X.shape[1]
+    if d < 2:
+        raise ValueError(f"X must have d >= 2 columns (the input dimension d), got shape {tuple(X.shape)}")
+    if W is not None:
+        W = check_matrix("W", W, ncols=d, xp=xp)
+    if X2 is not None:
+        X2 = check_matrix("X2", X2, ncols=d, xp=xp)
+    return xp, X, X2, W
+
+
+def _common_dtype(xp: Any, *arrays: Any) -> Any:
+    return xp.result_type(*[a.dtype for a in arrays if a is not None])
+
+
+def _check_block_size(block_size: Any) -> int | None:
+    if block_size is None:
+        return None
+    return check_int("block_size", block_size, minimum=1)
+
+
+def _default_block_rows(n: int, n2: int, N: int, itemsize: int, symmetric: bool) -> int:
+    """Rows per block: a ``BLOCK_BYTES`` buffer, at least ``MIN_BLOCK_ROWS``, capped for symmetry."""
+    rows = BLOCK_BYTES // (itemsize * max(n2, N, 1))
+    if symmetric:
+        rows = min(rows, -(-n // SYMMETRIC_BLOCKS))
+    return int(max(1, min(n, max(rows, MIN_BLOCK_ROWS))))
+
+
+def _check_on_sphere(Xn: np.ndarray, name: str) -> None:
+    d = Xn.shape[1]
+    radius2 = np.einsum("ij,ij->i", Xn, Xn, dtype=np.float64) / d
+    worst = int(np.argmax(np.abs(radius2 - 1.0)))
+    if abs(radius2[worst] - 1.0) > RADIUS_RTOL:
+        raise ValueError(
+            f"{name} must have rows on the sphere of radius sqrt(d) "
+            f"(| ||x||^2/d - 1 | <= {RADIUS_RTOL:g}); row {worst} has ||x||^2/d = {radius2[worst]:.6g}. "
+            f"The infinite-width kernel H(<x,x'>/d) is the limit of K_N only there; "
+            f"rescale with X * sqrt(d) / ||x|| or use nt_kernel"
+        )
+
+
+# --------------------------------------------------------------------------- #
+# memory
+# --------------------------------------------------------------------------- #
+def kernel_memory(
+    n: int,
+    n2: int,
+    N: int,
+    d: int,
+    *,
+    layers: str = "first",
+    symmetric: bool = False,
+    block_size: int | None = None,
+    itemsize: int = 8,
+) -> int:
+    """Peak bytes :func:`nt_kernel` allocates for an ``n x n2`` kernel of width ``N``.
+
+    Parameters
+    ----------
+    n, n2 : int
+        Rows of ``X`` and of ``X2`` (``n2 = n`` for the symmetric kernel).
+    N, d : int
+        Width (rows of ``W``) and input dimension.
+    layers : {"first", "second", "both"}
+    symmetric : bool
+        ``True`` when ``X2 is None`` (the neuron matrix is then shared); the
+        default ``False`` is the conservative estimate.
+    block_size : int, optional
+        Rows per block (default: as :func:`nt_kernel` chooses).
+    itemsize : int
+        Bytes per entry (8 for float64, 4 for float32).
+
+    Returns
+    -------
+    int
+        ``itemsize * (n n2 + f (n + n2) N + b max(n2, N) + 3 b N + (n + n2) d)``:
+        the output, the neuron matrices (``f = 1`` for one layer, 2 for
+        ``"both"``; ``n2`` dropped when symmetric), one block buffer of ``b``
+        rows, the temporaries of one activation block, and the scaled data.
+    """
+    n = check_int("n", n, minimum=1)
+    n2 = check_int("n2", n2, minimum=1)
+    N = check_int("N", N, minimum=1)
+    d = check_int("d", d, minimum=2)
+    layers = check_choice("layers", layers, LAYERS)
+    b = _check_block_size(block_size) or _default_block_rows(n, n2, N, itemsize, symmetric)
+    b = min(b, n)
+    f = 2 if layers == "both" else 1
+    neurons = f * (n + (0 if symmetric else n2)) * N
+    entries = n * n2 + neurons + b * max(n2, N) + 3 * b * N + (n + n2) * d
+    return int(itemsize * entries)
+
+
+def _feature_memory(n: int, N: int, d: int, layers: str, itemsize: int) -> int:
+    p = (N * d if layers != "second" else 0) + (N if layers != "first" else 0)
+    f = 2 if layers == "both" else 1
+    return int(itemsize * (n * p + f * n * N + n * d))
+
+
+# --------------------------------------------------------------------------- #
+# neuron matrices S = sigma'(X W^T), A = sigma(X W^T) / sqrt(N)
+# --------------------------------------------------------------------------- #
+def _check_finite_block(xp: Any, values: Any, which: str, act: Any) -> None:
+    if not bool(xp.all(xp.isfinite(values))):
+        raise ValueError(
+            f"activation {getattr(act, 'name', act)!r} returned non-finite {which} values "
+            f"on the pre-activations X W^T; {which} must be finite"
+        )
+
+
+def _neurons_numpy(X: np.ndarray, W: np.ndarray, act: Any, first: bool, second: bool, rows: int):
+    """``S = sigma'(X W^T)`` and ``A = sigma(X W^T)/sqrt(N)`` in row blocks (dtype of ``X``)."""
+    n, N = X.shape[0], W.shape[0]
+    S = np.empty((n, N), dtype=X.dtype) if first else None
+    A = np.empty((n, N), dtype=X.dtype) if second else None
+    for i in range(0, n, rows):
+        j = min(i + rows, n)
+        Z = X[i:j] @ W.T
+        if first:
+            S[i:j] = act.dsigma(Z)
+            _check_finite_block(np, S[i:j], "sigma'", act)
+        if second:
+            A[i:j] = act.sigma(Z)
+            _check_finite_block(np, A[i:j], "sigma", act)
+    if second:
+        A *= X.dtype.type(1.0 / math.sqrt(N))
+    return S, A
+
+
+def _neurons_xp(xp: Any, X: Any, W: Any, act: Any, first: bool, second: bool, dtype: Any):
+    Z = xp.matmul(X, xp.permute_dims(W, (1, 0)))
+    S = A = None
+    if first:
+        S = xp.astype(act.dsigma(Z), dtype)
+        _check_finite_block(xp, S, "sigma'", act)
+    if second:
+        A = xp.astype(act.sigma(Z), dtype) / math.sqrt(W.shape[0])
+        _check_finite_block(xp, A, "sigma", act)
+    return S, A
+
+
+# --------------------------------------------------------------------------- #
+# nt_kernel
+# --------------------------------------------------------------------------- #
+def nt_kernel(
+    X: Any,
+    W: Any,
+    activation: Any,
+    X2: Any = None,
+    layers: str = "first",
+    block_size: int | None = None,
+) -> Any:
+    """Empirical neural tangent kernel ``K_N`` of width ``N = W.shape[0]``.
+
+    ``layers="first"``: ``K_N = (X X2^T / d) ∘ (S S2^T / N)``,
+    ``S = sigma'(X W^T)``, ``S2 = sigma'(X2 W^T)`` (THEORY.md section 2);
+    ``"second"``: ``sigma(X W^T) sigma(X2 W^T)^T / N``; ``"both"``: their sum.
+    Equal to ``Phi Phi2^T`` with ``Phi = nt_features(X, W, activation, layers)``,
+    without forming the ``n x N d`` features.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Inputs (rows), ``d >= 2``; any array-API array (NumPy by default).
+    W : array, shape (N, d)
+        First-layer weights, rows ``w_k`` (e.g. ``sample_weights(N, d, rng)``).
+    activation : str or Activation
+        ``sigma`` (``"relu"``, ``"tanh"``, ... or an ``Activation``).
+    X2 : array, shape (n2, d), optional
+        Second set of inputs for the cross kernel ``K_N(X, X2)``; default
+        ``X`` (symmetric kernel, computed on the block upper triangle and
+        mirrored, so it is exactly symmetric).
+    layers : {"first", "second", "both"}
+        Which kernel (see above).
+    block_size : int, optional
+        Rows per block (NumPy only). Default: a ``BLOCK_BYTES`` (32 MiB)
+        buffer, at least 64 rows, at most ``n/32`` rows in the symmetric case.
+        Any value gives the same result up to rounding.
+
+    Returns
+    -------
+    array, shape (n, n2)
+        Same array type as ``X``; dtype the common floating type of ``X``,
+        ``W`` (and ``X2``): float64 by default, float32 only when every input
+        is float32.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad shapes, non-finite values, unknown ``layers``/``activation``.
+    ntphase.InsufficientMemoryError
+        Before allocating, if :func:`kernel_memory` exceeds the memory guard.
+
+    Notes
+    -----
+    Cost: ``O(n n2 (N + d))`` time (``n N d`` more for ``X W^T``); memory the
+    ``n x n2`` output, the ``n x N`` neuron matrix (twice for ``"both"``, plus
+    the ``n2 x N`` one for a cross kernel) and one block buffer. Non-NumPy
+    namespaces are computed with whole-matrix products (no blocking).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((5, 3)); W = rng.standard_normal((4, 3)) / np.sqrt(3)
+    >>> K = nt_kernel(X, W, "relu")
+    >>> K.shape, bool(np.allclose(K, K.T))
+    ((5, 5), True)
+    """
+    layers = check_choice("layers", layers, LAYERS)
+    block_size = _check_block_size(block_size)
+    xp, X, X2, W = _check_data(X, X2, W)
+    act = _resolve_activation(activation)
+    if is_numpy(xp):
+        return _nt_kernel_numpy(np.asarray(X), np.asarray(W), act, None if X2 is None else np.asarray(X2), layers, block_size)
+    return _nt_kernel_xp(xp, X, W, act, X2, layers)
+
+
+def _memory_guard(n: int, n2: int, N: int, d: int, layers: str, symmetric: bool, rows: int, itemsize: int) -> None:
+    need = kernel_memory(n, n2, N, d, layers=layers, symmetric=symmetric, block_size=rows, itemsize=itemsize)
+    check_memory(
+        need,
+        f"K_N ({layers!r} layer) of shape ({n}, {n2}) with N = {N}, d = {d}",
+        hint="use ntphase.NTKernelOperator (matrix-free) for lambda_min or products, "
+        "or fewer samples per kernel",
+    )
+
+
+def _nt_kernel_numpy(X, W, act, X2, layers, block_size):
+    symmetric = X2 is None
+    dtype = np.result_type(X.dtype, W.dtype, *(() if symmetric else (X2.dtype,)))
+    X = X.astype(dtype, copy=False)
+    W = W.astype(dtype, copy=False)
+    Y = X if symmetric else X2.astype(dtype, copy=False)
+    n, d = X.shape
+    n2, N = Y.shape[0], W.shape[0]
+    rows = block_size or _default_block_rows(n, n2, N, dtype.itemsize, symmetric)
+    rows = min(rows, n)
+    _memory_guard(n, n2, N, d, layers, symmetric, rows, dtype.itemsize)
+
+    first = layers in ("first", "both")
+    second = layers in ("second", "both")
+    feature_rows = max(1, min(n, BLOCK_BYTES // (dtype.itemsize * N)))
+    S, A = _neurons_numpy(X, W, act, first, second, feature_rows)
+    if symmetric:
+        S2, A2 = S, A
+    else:
+        S2, A2 = _neurons_numpy(Y, W, act, first, second, max(1, min(n2, feature_rows)))
+    # the 1/(d N) normalization rides on the (small) n x d factor
+    Xs = X * dtype.type(1.0 / (d * N)) if first else None
+
+    K = np.empty((n, n2), dtype=dtype)
+    buf = np.empty((rows, n2), dtype=dtype) if first else None
+    for i in range(0, n, rows):
+        j = min(i + rows, n)
+        c = i if symmetric else 0  # symmetric: block upper triangle only
+        Kb = K[i:j, c:]
+        if first:
+            Bb = buf[: j - i, : n2 - c]
+            np.matmul(Xs[i:j], Y[c:].T, out=Kb)
+            np.matmul(S[i:j], S2[c:].T, out=Bb)
+            np.multiply(Kb, Bb, out=Kb)
+            if second:
+                np.matmul(A[i:j], A2[c:].T, out=Bb)
+                np.add(Kb, Bb, out=Kb)
+        else:
+            np.matmul(A[i:j], A2[c:].T, out=Kb)
+        if symmetric:
+            tile = K[i:j, i:j]
+            lower = np.tril_indices(j - i, -1)
+            tile[lower] = tile.T[lower]
+            K[j:, i:j] = K[i:j, j:].T
+    return K
+
+
+def _nt_kernel_xp(xp, X, W, act, X2, layers):
+    symmetric = X2 is None
+    dtype = _common_dtype(xp, X, W, X2)
+    X = xp.astype(X, dtype)
+    W = xp.astype(W, dtype)
+    Y = X if symmetric else xp.astype(X2, dtype)
+    n, d = X.shape
+    n2, N = Y.shape[0], W.shape[0]
+    itemsize = 4 if dtype == xp.float32 else 8
+    _memory_guard(n, n2, N, d, layers, symmetric, n, itemsize)
+    first = layers in ("first", "both")
+    second = layers in ("second", "both")
+    S, A = _neurons_xp(xp, X, W, act, first, second, dtype)
+    S2, A2 = (S, A) if symmetric else _neurons_xp(xp, Y, W, act, first, second, dtype)
+    K = None
+    if first:
+        gram = xp.matmul(X, xp.permute_dims(Y, (1, 0))) / (d * N)
+        K = gram * xp.matmul(S, xp.permute_dims(S2, (1, 0)))
+    if second:
+        K2 = xp.matmul(A, xp.permute_dims(A2, (1, 0)))
+        K = K2 if K is None else K + K2
+    return K
+
+
+# --------------------------------------------------------------------------- #
+# explicit features
+# --------------------------------------------------------------------------- #
+def nt_features(X: Any, W: Any, activation: Any, layers: str = "first") -> Any:
+    """Explicit NT feature map ``Phi`` with ``Phi Phi2^T = nt_kernel(X, W, activation, X2)``.
+
+    ``layers="first"``: ``p = N d``,
+    ``phi(x) = (N d)^(-1/2) (sigma'(<w_1,x>) x, ..., sigma'(<w_N,x>) x)``
+    (neuron-major: column ``k d + j`` is ``sigma'(<w_k,x>) x_j / sqrt(N d)``);
+    ``"second"``: ``p = N``, ``sigma(<w_k,x>) / sqrt(N)``; ``"both"``: the two
+    concatenated (first-layer columns first), ``p = N d + N``.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    W : array, shape (N, d)
+    activation : str or Activation
+    layers : {"first", "second", "both"}
+
+    Returns
+    -------
+    array, shape (n, p)
+        Same array type and dtype rule as :func:`nt_kernel`.
+
+    Raises
+    ------
+    ntphase.InsufficientMemoryError
+        Before allocating, when ``n p`` entries (plus the neuron matrices) do
+        not fit under the memory guard: use :func:`nt_kernel` instead.
+
+    Notes
+    -----
+    Cost ``O(n N d)`` time and memory: meant for small problems, primal ridge
+    (``p < n``) and as the naive reference for :func:`nt_kernel`.
+    """
+    layers = check_choice("layers", layers, LAYERS)
+    xp, X, _, W = _check_data(X, None, W)
+    act = _resolve_activation(activation)
+    dtype = _common_dtype(xp, X, W)
+    X = xp.astype(X, dtype)
+    W = xp.astype(W, dtype)
+    n, d = X.shape
+    N = W.shape[0]
+    itemsize = 4 if dtype == xp.float32 else 8
+    check_memory(
+        _feature_memory(n, N, d, layers, itemsize),
+        f"NT features ({layers!r} layer) of shape ({n}, {(N * d if layers != 'second' else 0) + (N if layers != 'first' else 0)})",
+        hint="use nt_kernel (structured, never forms the features) or a smaller width",
+    )
+    first = layers in ("first", "both")
+    second = layers in ("second", "both")
+    scale = 1.0 / math.sqrt(N * d)
+    if is_numpy(xp):
+        X = np.asarray(X)
+        W = np.asarray(W)
+        S, A = _neurons_numpy(X, W, act, first, second, max(1, min(n, BLOCK_BYTES // (X.dtype.itemsize * N))))
+        p = (N * d if first else 0) + (N if second else 0)
+        Phi = np.empty((n, p), dtype=X.dtype)
+        if first:
+            block = Phi[:, : N * d].reshape(n, N, d)
+            assert np.shares_memory(block, Phi)  # a view: splitting the contiguous last axis
+            np.multiply(S[:, :, None], (X * X.dtype.type(scale))[:, None, :], out=block)
+        if second:
+            Phi[:, p - N :] = A
+        return Phi
+    S, A = _neurons_xp(xp, X, W, act, first, second, dtype)
+    parts = []
+    if first:
+        parts.append(xp.reshape(S[:, :, None] * (X * scale)[:, None, :], (n, N * d)))
+    if second:
+        parts.append(A)
+    return parts[0] if len(parts) == 1 else xp.concat(parts, axis=1)
+
+
+# --------------------------------------------------------------------------- #
+# infinite-width and truncated kernels (sphere data)
+# --------------------------------------------------------------------------- #
+def _inner_product_kernel(X: Any, X2: Any, function, what: str, workspace: int = 4) -> Any:
+    """``function(clip(<x,x'>/d, -1, 1))`` in row blocks, float64 on the host, back to ``X``'s type."""
+    xp, X, X2, _ = _check_data(X, X2)
+    dtype = _common_dtype(xp, X, X2)
+    Xn = to_numpy(X).astype(np.float64, copy=False)
+    Yn = Xn if X2 is None else to_numpy(X2).astype(np.float64, copy=False)
+    _check_on_sphere(Xn, "X")
+    if X2 is not None:
+        _check_on_sphere(Yn, "X2")
+    n, d = Xn.shape
+    n2 = Yn.shape[0]
+    rows = int(max(1, min(n, BLOCK_BYTES // (8 * n2))))
+    check_memory(
+        8 * (n * n2 + workspace * rows * n2),
+        f"{what} of shape ({n}, {n2})",
+        hint="use fewer samples per kernel",
+    )
+    out = np.empty((n, n2), dtype=np.float64)
+    for i in range(0, n, rows):
+        j = min(i + rows, n)
+        t = Xn[i:j] @ Yn.T
+        t *= 1.0 / d
+        np.clip(t, -1.0, 1.0, out=t)
+        out[i:j] = function(t)
+    if X2 is None:  # exact symmetry despite rounding in the Gram product
+        lower = np.tril_indices(n, -1)
+        out[lower] = out.T[lower]
+    if is_numpy(xp):
+        return out.astype(dtype, copy=False)
+    return xp.astype(from_numpy(out, xp, X), dtype)
+
+
+def infinite_kernel(X: Any, activation: Any, X2: Any = None, layers: str = "first") -> Any:
+    """Infinite-width NT kernel ``K(x, x') = kernel_function(<x, x'>/d)`` on the sphere.
+
+    ``layers="first"``: ``H(t) = t h(t)``, ``h(t) = E[sigma'(G) sigma'(G')]``;
+    ``"second"``: ``g(t) = E[sigma(G) sigma(G')]``; ``"both"``: ``H + g``
+    (``Activation.kernel_function``; THEORY.md section 2). This is the entrywise
+    limit of :func:`nt_kernel` as ``N -> infinity`` for Gaussian weights
+    ``w_k ~ N(0, I/d)``, exact for every ``d``, **when the rows of X lie on the
+    sphere of radius sqrt(d)** (then ``<w,x> ~ N(0,1)``).
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Rows with ``||x||^2 = d`` (e.g. ``sample_sphere``), within relative
+        tolerance ``RADIUS_RTOL = 1e-6``; otherwise ``ValueError``.
+    activation : str or Activation
+    X2 : array, shape (n2, d), optional
+        Cross kernel ``K(X, X2)``; default ``X``.
+    layers : {"first", "second", "both"}
+
+    Returns
+    -------
+    array, shape (n, n2)
+        Same array type as ``X``, dtype the common floating type of the inputs
+        (computed in float64). ``<x,x'>/d`` is clipped to ``[-1, 1]``; the
+        diagonal is ``kernel_function(1)`` (``H(1) = E[sigma'(G)^2]``).
+
+    Notes
+    -----
+    Cost ``O(n n2 d)`` for the Gram matrix plus the kernel function on
+    ``n n2`` entries, in row blocks; non-NumPy inputs are computed on the host.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 1.0], [1.0, -1.0]])  # ||x||^2 = d = 2
+    >>> K = infinite_kernel(X, "relu")
+    >>> bool(np.isclose(K[0, 0], 0.5)), bool(np.isclose(K[0, 1], 0.0))
+    (True, True)
+    """
+    layers = check_choice("layers", layers, LAYERS)
+    act = _resolve_activation(activation)
+    return _inner_product_kernel(
+        X, X2, lambda t: act.kernel_function(t, layers), f"infinite-width kernel ({layers!r} layer)"
+    )
+
+
+def truncated_kernel(
+    X: Any, activation: Any, level: int, X2: Any = None, layers: str = "first"
+) -> Any:
+    """Degree-``<= level`` part of the infinite-width kernel on the sphere.
+
+    ``K_{<=l}(x, x') = sum_{k <= l} B(d,k) xi_{d,k} P_k(<x, x'>/d)``
+    (THEORY.md sections 3 and 5), with ``B(d,k)`` the harmonic multiplicities,
+    ``xi_{d,k}`` the eigenvalues of the kernel function on the sphere
+    (``ntphase.sphere.sphere_spectrum``) and ``P_k`` the Gegenbauer polynomial
+    normalized to ``P_k(1) = 1``. As ``level -> infinity`` it tends to
+    :func:`infinite_kernel`; ``infinite_kernel - truncated_kernel`` has
+    diagonal ``gamma_{>l}``.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+        Rows with ``||x||^2 = d`` (tolerance ``RADIUS_RTOL``).
+    activation : str or Activation
+    level : int
+        ``l >= 0``.
+    X2 : array, shape (n2, d), optional
+    layers : {"first", "second", "both"}
+
+    Returns
+    -------
+    array, shape (n, n2)
+        Same array type and dtype rule as :func:`infinite_kernel`.
+
+    Notes
+    -----
+    Cost ``O(n n2 (d + l))`` after the spectrum (``l + 1`` quadratures).
+    """
+    level = check_int("level", level, minimum=0)
+    layers = check_choice("layers", layers, LAYERS)
+    act = _resolve_activation(activation)
+    # validate the data (and d >= 2) before the spectrum is computed
+    _, Xc, _, _ = _check_data(X, X2)
+    d = Xc.shape[1]
+    from ntphase.sphere import gegenbauer, sphere_spectrum
+
+    spectrum = sphere_spectrum(act, d, level, layers=layers)
+    weights = np.asarray(spectrum.weights(), dtype=np.float64)
+
+    def function(t: np.ndarray) -> np.ndarray:
+        acc = np.zeros_like(t)
+        for k in range(level + 1):
+            if weights[k] != 0.0:
+                acc += weights[k] * gegenbauer(k, d, t)
+        return acc
+
+    return _inner_product_kernel(
+        X, X2, function, f"truncated kernel (level {level}, {layers!r} layer)", workspace=5
+    )
