@@ -1,0 +1,549 @@
+"""The resumable results store of a sweep: task keys, atomic Parquet parts,
+the manifest, the plan, and the assembled tidy table.
+
+Layout of a results directory ``DIR``::
+
+    DIR/plan.json            the planned tasks (key, parameters) of the latest sweep
+    DIR/manifest.json        done / failed tasks, attempts, last traceback
+    DIR/parts/<key>.parquet  one file per finished task (its tidy rows)
+    DIR/results.parquet      the assembled table (written by ``assemble``)
+    DIR/config.yaml          the exact config (``write_run_info``)
+    DIR/run.yaml             command line, versions, host (``write_run_info``)
+
+Every file is written atomically: to a temporary file in the same directory,
+flushed and ``fsync``-ed, then moved over the target with ``os.replace``, so a
+reader (or a rerun after a crash) sees either the old file or the new one,
+never a partial one. Nothing is pickled: parts are Parquet, the rest JSON/YAML.
+
+A part is *valid* when it reads back (a truncated Parquet file has no footer
+and fails to open), its Parquet page checksums verify, and the ``ntphase``
+entry of its schema metadata agrees with the file: the key equals the file
+name and ``task_key(experiment, params)``, the row count matches, and the
+SHA-256 of the rows' canonical JSON matches. Invalid parts are recomputed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import math
+import numbers
+import os
+import platform
+import socket
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = [
+    "RESERVED_COLUMNS",
+    "KEY_LENGTH",
+    "canonical_json",
+    "task_key",
+    "task_seed",
+    "atomic_write_bytes",
+    "write_part",
+    "read_part",
+    "verify_part",
+    "part_path",
+    "PartError",
+    "load_manifest",
+    "save_manifest",
+    "load_plan",
+    "save_plan",
+    "assemble",
+    "write_run_info",
+]
+
+#: Number of hex characters kept from the SHA-256 of a task (64 bits).
+KEY_LENGTH = 16
+#: Columns every part carries besides the parameters and the rows' own columns.
+RESERVED_COLUMNS = ("experiment", "task_key", "seed")
+#: Key of the schema-metadata entry of a part.
+_META_KEY = b"ntphase"
+_FORMAT = 1
+_TMP_PREFIX = ".tmp-"
+
+
+# ---------------------------------------------------------------- keys and seeds
+def _canonical(value: Any, where: str) -> Any:
+    """Return ``value`` as plain JSON types, rejecting anything ambiguous."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):  # int and numpy integers (bool handled above)
+        return int(value)
+    if isinstance(value, numbers.Real):  # float and numpy floats
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{where} must be a finite number, got {value!r}")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where} keys must be strings, got {k!r} ({type(k).__name__})")
+            out[k] = _canonical(v, f"{where}[{k!r}]")
+        return out
+    raise TypeError(
+        f"{where} must be None, bool, int, float, str, or a list/dict of those; "
+        f"got {value!r} ({type(value).__name__})"
+    )
+
+
+def canonical_json(obj: Any, where: str = "params") -> str:
+    """Canonical JSON text of ``obj``: sorted keys, no spaces, floats via ``repr``.
+
+    Accepted values: ``None``, ``bool``, ``int`` (and NumPy integers), finite
+    ``float`` (and NumPy floats), ``str``, and lists/tuples/dicts (string keys)
+    of those. ``1`` and ``1.0`` are different values (``"1"`` vs ``"1.0"``).
+
+    Raises
+    ------
+    TypeError
+        For any other type (arrays, sets, objects), naming where it occurs.
+    ValueError
+        For NaN or infinite floats.
+    """
+    return json.dumps(
+        _canonical(obj, where), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+
+
+def task_key(experiment: str, params: Mapping[str, Any]) -> str:
+    """Stable key of one task: the first 16 hex characters of a SHA-256.
+
+    ``key = sha256(canonical_json({"experiment": experiment, "params": params}))[:16]``
+
+    The key does not depend on the order of the dictionary's items, on the
+    Python process (no ``hash()``), or on the machine. 64 bits make a collision
+    among a million tasks about a ``3e-8`` event.
+
+    Parameters
+    ----------
+    experiment : str
+        The experiment's name (part of the key, so two experiments never share one).
+    params : mapping
+        The task's parameters (see ``canonical_json`` for the accepted types).
+
+    Examples
+    --------
+    >>> task_key("demo", {"n": 10, "d": 5}) == task_key("demo", {"d": 5, "n": 10})
+    True
+    """
+    if not isinstance(experiment, str) or not experiment:
+        raise TypeError(f"experiment must be a non-empty string, got {experiment!r}")
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict, got {type(params).__name__}")
+    text = canonical_json({"experiment": experiment, "params": dict(params)})
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+
+
+def _check_key(key: Any) -> str:
+    if (
+        not isinstance(key, str)
+        or len(key) != KEY_LENGTH
+        or any(c not in "0123456789abcdef" for c in key)
+    ):
+        raise ValueError(f"key must be a {KEY_LENGTH}-character lowercase hex string, got {key!r}")
+    return key
+
+
+def task_seed(key: str) -> int:
+    """Seed of a task, derived from its key only: ``int(key, 16) mod 2**63``.
+
+    The key holds the first 8 bytes of the SHA-256, so the seed is those 8
+    bytes read big-endian, reduced to a non-negative ``int64``. Used as
+    ``numpy.random.default_rng(seed)`` by the experiment.
+    """
+    return int(_check_key(key), 16) % (1 << 63)
+
+
+# ---------------------------------------------------------------- atomic files
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not supported on every filesystem
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _atomic_write_table(path: Path, table: pa.Table) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, write_page_checksum=True, compression="zstd")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def remove_temp_files(directory: str | os.PathLike) -> int:
+    """Delete leftover temporary files (from a process killed mid-write); return how many."""
+    directory = Path(directory)
+    count = 0
+    if directory.is_dir():
+        for p in directory.glob(_TMP_PREFIX + "*"):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                count += 1
+    return count
+
+
+# ---------------------------------------------------------------- parts
+class PartError(ValueError):
+    """A part file is missing, unreadable, truncated, or inconsistent."""
+
+
+def part_path(outdir: str | os.PathLike, key: str) -> Path:
+    """``outdir/parts/<key>.parquet``."""
+    return Path(outdir) / "parts" / f"{_check_key(key)}.parquet"
+
+
+def _rows_checksum(records: list[dict]) -> str:
+    text = json.dumps(records, sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _build_table(
+    experiment: str, key: str, seed: int, params: Mapping[str, Any], rows: Iterable[Mapping]
+) -> pa.Table:
+    params = dict(params)
+    for name in params:
+        if name in RESERVED_COLUMNS or name in ("quantity", "value"):
+            raise ValueError(
+                f"parameter name {name!r} is reserved (reserved: "
+                f"{', '.join(RESERVED_COLUMNS + ('quantity', 'value'))}); rename the parameter"
+            )
+    records = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise TypeError(f"row {i} must be a dict, got {type(row).__name__}")
+        if "quantity" not in row or "value" not in row:
+            raise ValueError(f"row {i} must have 'quantity' and 'value', got keys {sorted(row)}")
+        clash = sorted((set(row) & set(params)) | (set(row) & set(RESERVED_COLUMNS)))
+        if clash:
+            raise ValueError(
+                f"row {i} has columns {clash} that clash with the parameters or the reserved "
+                f"columns {RESERVED_COLUMNS}; rename them in the experiment's rows"
+            )
+        if not isinstance(row["quantity"], str):
+            raise TypeError(f"row {i}: 'quantity' must be a string, got {row['quantity']!r}")
+        value = row["value"]
+        if value is None:
+            value = float("nan")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"row {i}: 'value' must be a real number, got {value!r}")
+        rec = {"experiment": experiment, "task_key": key, "seed": seed}
+        rec.update(params)
+        for k, v in row.items():
+            rec[k] = float(value) if k == "value" else _plain(v)
+        records.append(rec)
+    if not records:
+        raise ValueError("run_task returned no rows; each task must return at least one row")
+    columns: dict[str, None] = {}
+    for rec in records:
+        columns.update(dict.fromkeys(rec))
+    names = list(columns)
+    arrays = {c: [rec.get(c) for rec in records] for c in names}
+    arrays["value"] = pa.array(arrays["value"], pa.float64())
+    table = pa.table(arrays)
+    meta = {
+        "format": _FORMAT,
+        "experiment": experiment,
+        "task_key": key,
+        "seed": seed,
+        "params": json.loads(canonical_json(params)),
+        "n_rows": table.num_rows,
+        "checksum": _rows_checksum(table.to_pylist()),
+    }
+    return table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode("utf-8")})
+
+
+def _plain(v: Any) -> Any:
+    """NumPy scalars and arrays to Python values, so Arrow infers plain types."""
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):
+        return v.tolist()
+    return v
+
+
+def write_part(
+    outdir: str | os.PathLike,
+    experiment: str,
+    key: str,
+    seed: int,
+    params: Mapping[str, Any],
+    rows: Iterable[Mapping],
+) -> Path:
+    """Write one task's rows to ``outdir/parts/<key>.parquet`` atomically.
+
+    Columns: ``experiment, task_key, seed``, one column per parameter (named as
+    the parameter, unprefixed, its type kept: int64, float64, string, bool,
+    list), then the rows' own columns (``quantity``, ``value`` as float64, and
+    any extra). Parameter names may not be ``experiment, task_key, seed,
+    quantity, value``, and rows may not repeat a parameter's name.
+    """
+    table = _build_table(experiment, _check_key(key), int(seed), params, rows)
+    return _atomic_write_table(part_path(outdir, key), table)
+
+
+def _part_meta(path: Path) -> dict:
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise PartError(f"{path.name}: unreadable Parquet ({exc})") from exc
+    raw = (schema.metadata or {}).get(_META_KEY)
+    if raw is None:
+        raise PartError(f"{path.name}: no ntphase metadata")
+    try:
+        meta = json.loads(raw)
+    except ValueError as exc:
+        raise PartError(f"{path.name}: corrupt ntphase metadata") from exc
+    return meta
+
+
+def read_part(path: str | os.PathLike, expected_key: str | None = None) -> pa.Table:
+    """Read and fully verify one part; raise ``PartError`` if it is not valid.
+
+    Checks: the file opens (a truncated file has no footer), the Parquet page
+    checksums, the metadata key equals the file name (and ``expected_key``)
+    and ``task_key(experiment, params)``, the row count, and the SHA-256 of the
+    rows' canonical JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PartError(f"{path.name}: missing")
+    meta = _part_meta(path)
+    key = meta.get("task_key")
+    if key != path.stem or (expected_key is not None and key != expected_key):
+        raise PartError(f"{path.name}: holds key {key!r}, expected {expected_key or path.stem!r}")
+    try:
+        if task_key(meta["experiment"], meta["params"]) != key:
+            raise PartError(f"{path.name}: key does not match its experiment and parameters")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PartError(f"{path.name}: bad metadata ({exc})") from exc
+    try:
+        table = pq.read_table(path, page_checksum_verification=True)
+    except (OSError, pa.ArrowException) as exc:
+        raise PartError(f"{path.name}: unreadable data ({exc})") from exc
+    if table.num_rows != meta.get("n_rows"):
+        raise PartError(f"{path.name}: {table.num_rows} rows, metadata says {meta.get('n_rows')}")
+    if _rows_checksum(table.to_pylist()) != meta.get("checksum"):
+        raise PartError(f"{path.name}: checksum mismatch")
+    return table
+
+
+def verify_part(outdir: str | os.PathLike, key: str, full: bool = True) -> bool:
+    """Whether the part of ``key`` is valid (``full=False``: footer and metadata only)."""
+    path = part_path(outdir, key)
+    try:
+        if full:
+            read_part(path, expected_key=key)
+        else:
+            if not path.is_file():
+                return False
+            meta = _part_meta(path)
+            if meta.get("task_key") != key:
+                return False
+            if pq.read_metadata(path).num_rows != meta.get("n_rows"):
+                return False
+    except (PartError, OSError, pa.ArrowException):
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- manifest and plan
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+    except ValueError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); delete it to rebuild") from exc
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def load_manifest(outdir: str | os.PathLike) -> dict:
+    """``manifest.json`` as a dict ``{"format", "experiment", "tasks": {key: entry}}``.
+
+    Each entry: ``status`` (``"done"`` or ``"failed"``), ``attempts`` (all
+    attempts recorded in this directory, summed over reruns), ``error`` (last
+    traceback of a failure, kept after a later success as ``last_error``),
+    ``elapsed_s``, ``worker``, ``params``, ``seed``. The manifest is a record;
+    the parts themselves decide what is done.
+    """
+    return _read_json(Path(outdir) / "manifest.json", {"format": _FORMAT, "tasks": {}})
+
+
+def save_manifest(outdir: str | os.PathLike, manifest: Mapping) -> None:
+    """Write ``manifest.json`` atomically."""
+    _write_json(Path(outdir) / "manifest.json", manifest)
+
+
+def load_plan(outdir: str | os.PathLike) -> dict | None:
+    """``plan.json`` (``{"experiment", "module", "tasks": [{"key", "params"}]}``) or None."""
+    return _read_json(Path(outdir) / "plan.json", None)
+
+
+def save_plan(
+    outdir: str | os.PathLike, experiment: str, module: str, tasks: list[tuple[str, dict]]
+) -> None:
+    """Write ``plan.json``: the experiment and the (key, params) of every planned task."""
+    plan = {
+        "format": _FORMAT,
+        "experiment": experiment,
+        "module": module,
+        "tasks": [{"key": k, "params": json.loads(canonical_json(p))} for k, p in tasks],
+    }
+    _write_json(Path(outdir) / "plan.json", plan)
+
+
+# ---------------------------------------------------------------- assemble
+def assemble(
+    outdir: str | os.PathLike, keys: Iterable[str] | None = None, write: bool = True
+) -> pd.DataFrame:
+    """Concatenate the valid parts into one tidy table.
+
+    Parameters
+    ----------
+    outdir : path
+        The results directory.
+    keys : iterable of str, optional
+        Tasks to include. Default: the tasks of ``plan.json`` if present, else
+        every part in ``outdir/parts``. Missing or invalid parts are skipped.
+    write : bool
+        Also write the table to ``outdir/results.parquet`` (atomically).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows sorted by ``task_key``, then by their order within the task; a
+        fresh ``RangeIndex``. Columns: ``experiment, task_key, seed``, the
+        parameters, then the rows' own columns, in order of first appearance.
+        Parts whose column types differ are unified (e.g. int64 and float64 to
+        float64); a column missing from a part is null there.
+
+    Cost: reads and verifies every part (``O(total rows)``).
+    """
+    outdir = Path(outdir)
+    if keys is None:
+        plan = load_plan(outdir)
+        if plan is not None:
+            keys = [t["key"] for t in plan["tasks"]]
+        else:
+            keys = [p.stem for p in (outdir / "parts").glob("*.parquet")]
+    tables = []
+    for key in sorted(set(keys)):
+        try:
+            tables.append(read_part(part_path(outdir, key), expected_key=key))
+        except PartError:
+            continue
+    if tables:
+        columns: dict[str, None] = {}
+        for t in tables:
+            columns.update(dict.fromkeys(t.column_names))
+        tables = [t.replace_schema_metadata(None) for t in tables]
+        table = pa.concat_tables(tables, promote_options="permissive").select(list(columns))
+    else:
+        table = pa.table(
+            {
+                "experiment": pa.array([], pa.string()),
+                "task_key": pa.array([], pa.string()),
+                "seed": pa.array([], pa.int64()),
+                "quantity": pa.array([], pa.string()),
+                "value": pa.array([], pa.float64()),
+            }
+        )
+    if write:
+        outdir.mkdir(parents=True, exist_ok=True)
+        _atomic_write_table(outdir / "results.parquet", table)
+    return table.to_pandas()
+
+
+# ---------------------------------------------------------------- run info
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0]}
+    for dist in (
+        "ntphase", "numpy", "scipy", "pandas", "pyarrow", "dask", "distributed", "scikit-learn"
+    ):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def write_run_info(outdir: str | os.PathLike, config: Any, command: str) -> tuple[Path, Path]:
+    """Record exactly what ran: ``config.yaml`` and ``run.yaml`` in ``outdir``.
+
+    ``config.yaml`` is the config itself (a dict, or a pydantic model dumped in
+    JSON mode), so that ``ntphase run outdir/config.yaml`` reruns it.
+    ``run.yaml`` holds the command line, the UTC time, the host, the platform
+    and the versions of Python, ntphase, NumPy, SciPy, pandas, PyArrow, Dask.
+    Both are written atomically. Returns their paths.
+    """
+    import yaml
+
+    if hasattr(config, "model_dump"):
+        config = config.model_dump(mode="json")
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dict or a pydantic model, got {type(config).__name__}")
+    if not isinstance(command, str):
+        raise TypeError(f"command must be a string, got {type(command).__name__}")
+    config = json.loads(json.dumps(dict(config)))  # plain types only; raises on objects
+    outdir = Path(outdir)
+    info = {
+        "command": command,
+        "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "versions": _versions(),
+    }
+    p1 = atomic_write_bytes(
+        outdir / "config.yaml", yaml.safe_dump(config, sort_keys=False).encode("utf-8")
+    )
+    p2 = atomic_write_bytes(
+        outdir / "run.yaml", yaml.safe_dump(info, sort_keys=False).encode("utf-8")
+    )
+    return p1, p2

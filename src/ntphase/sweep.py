@@ -1,0 +1,439 @@
+"""Sweeps: grids of independent tasks, run serially or on Dask, with a resumable store.
+
+A *task* is a dict of parameters for one experiment. Its key is a stable hash
+of the experiment name and the parameters (``task_key``) and its seed is
+derived from the key only (``task_seed``), so a grid gives the same numbers
+serially, on any number of Dask workers, and after a resume. Each finished
+task's rows are written atomically as ``DIR/parts/<key>.parquet`` by the
+process that computed them; rerunning the same sweep skips every task whose
+part verifies, and recomputes missing, truncated or inconsistent ones.
+
+Executors: ``"serial"`` (this process); ``"dask"`` on a local cluster of
+``workers`` processes bound to 127.0.0.1, or on any running scheduler given
+by ``scheduler="tcp://host:port"`` (an SSH or SLURM cluster: see docs/sweeps.md);
+``"auto"`` picks Dask when a scheduler is given or ``workers > 1``.
+
+See ``ntphase.store`` for the directory layout and the part format.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import time
+import types
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ntphase._validation import check_choice, check_int
+from ntphase.executors import BLAS_ENV_VARS, available_cores, run_dask, run_serial
+from ntphase.store import (
+    assemble,
+    canonical_json,
+    load_manifest,
+    load_plan,
+    remove_temp_files,
+    save_manifest,
+    save_plan,
+    task_key,
+    task_seed,
+    verify_part,
+    write_run_info,
+)
+
+__all__ = [
+    "run_sweep",
+    "expand_grid",
+    "resolve_experiment",
+    "task_key",
+    "task_seed",
+    "assemble",
+    "write_run_info",
+    "REPLICATE",
+]
+
+#: Name of the replicate parameter added by ``expand_grid(..., replicates=r)``.
+REPLICATE = "replicate"
+#: Seconds between two manifest writes while a sweep runs (it is also written at the end).
+MANIFEST_INTERVAL_S = 2.0
+
+
+# ---------------------------------------------------------------- grids
+def expand_grid(
+    grid: Mapping[str, Sequence[Any]],
+    fixed: Mapping[str, Any] | None = None,
+    replicates: int | None = None,
+) -> list[dict[str, Any]]:
+    """Cartesian product of a parameter grid, as a list of task dicts.
+
+    ``tasks = [fixed | dict(zip(grid, values)) for values in product(*grid.values())]``
+    in the order of ``itertools.product`` (last parameter fastest), each task's
+    items ordered as ``fixed`` then ``grid``.
+
+    Parameters
+    ----------
+    grid : mapping of str to sequence
+        Each parameter's values (a non-empty list or tuple; a ``range`` is fine).
+    fixed : mapping, optional
+        Parameters shared by every task; may not repeat a name of ``grid``.
+    replicates : int, optional
+        If given, each grid point is repeated ``replicates`` times with a
+        parameter ``replicate = 0, ..., replicates - 1`` (the fastest index).
+        The replicate is part of the task key, so each replicate gets its own
+        seed ``task_seed(task_key(...))``: independent repetitions that are
+        still reproducible. A grid may also list ``replicate`` itself.
+
+    Returns
+    -------
+    list of dict
+        ``prod(len(v) for v in grid.values()) * (replicates or 1)`` tasks.
+
+    Examples
+    --------
+    >>> expand_grid({"n": [10, 20]}, fixed={"d": 5}, replicates=2)[:2]
+    [{'d': 5, 'n': 10, 'replicate': 0}, {'d': 5, 'n': 10, 'replicate': 1}]
+    """
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"grid must be a dict of parameter -> list of values, got {type(grid).__name__}")
+    fixed = dict(fixed or {})
+    grid = {k: v for k, v in grid.items()}
+    if replicates is not None:
+        replicates = check_int("replicates", replicates, minimum=1)
+        if REPLICATE in grid or REPLICATE in fixed:
+            raise ValueError(f"replicates={replicates} given but {REPLICATE!r} is already a parameter")
+        grid[REPLICATE] = list(range(replicates))
+    overlap = sorted(set(grid) & set(fixed))
+    if overlap:
+        raise ValueError(f"parameters {overlap} appear both in grid and in fixed; give each once")
+    values = []
+    for name, vals in grid.items():
+        if not isinstance(name, str):
+            raise TypeError(f"grid keys must be strings, got {name!r}")
+        if isinstance(vals, (str, bytes)) or not isinstance(vals, (Sequence, range)):
+            raise TypeError(
+                f"grid[{name!r}] must be a list of values, got {vals!r}; "
+                f"put single values in fixed"
+            )
+        if len(vals) == 0:
+            raise ValueError(f"grid[{name!r}] must have at least one value, got an empty list")
+        values.append(list(vals))
+    tasks = [{**fixed, **dict(zip(grid, combo))} for combo in itertools.product(*values)]
+    for t in tasks[:1]:
+        canonical_json(t, "task")  # fail early on unsupported value types
+    return tasks
+
+
+# ---------------------------------------------------------------- experiments
+def resolve_experiment(experiment: Any) -> tuple[str, str, types.ModuleType]:
+    """Return ``(name, module_path, module)`` of an experiment.
+
+    ``experiment`` is a name of ``ntphase.experiments.REGISTRY``, a dotted
+    module path, or a module object. The *name* (used in task keys and in the
+    ``experiment`` column) is the registry name when the module is registered,
+    else the module's dotted path. The module must define ``run_task(params, seed)``.
+    """
+    from ntphase.experiments import REGISTRY
+
+    def module_path(entry: Any) -> str:
+        if isinstance(entry, str):
+            return entry
+        if isinstance(entry, types.ModuleType):
+            return entry.__name__
+        raise TypeError(f"REGISTRY entries must be module paths or modules, got {entry!r}")
+
+    registry = {name: module_path(entry) for name, entry in REGISTRY.items()}
+    if isinstance(experiment, types.ModuleType):
+        path = experiment.__name__
+    elif isinstance(experiment, str) and experiment in registry:
+        path = registry[experiment]
+    elif isinstance(experiment, str) and "." in experiment:
+        path = experiment
+    elif isinstance(experiment, str):
+        raise ValueError(
+            f"experiment must be a registered name ({', '.join(sorted(registry)) or 'none yet'}) "
+            f"or a dotted module path, got {experiment!r}"
+        )
+    else:
+        raise TypeError(f"experiment must be a name, a module path or a module, got {experiment!r}")
+    try:
+        module = importlib.import_module(path)
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"experiment module {path!r} cannot be imported ({exc})") from exc
+    if not callable(getattr(module, "run_task", None)):
+        raise TypeError(f"experiment module {path!r} has no run_task(params, seed) function")
+    names = [n for n, p in registry.items() if p == path]
+    name = names[0] if names else path
+    return name, path, module
+
+
+# ---------------------------------------------------------------- the driver
+class _Driver:
+    """Bookkeeping of one sweep run: pending tasks, manifest, retries, progress."""
+
+    def __init__(self, name: str, module: str, outdir: Path, todo: list[tuple[str, dict]],
+                 manifest: dict, retries: int, progress: Any) -> None:
+        self.name, self.module, self.outdir = name, module, outdir
+        self.todo = todo
+        self.params = dict(todo)
+        self.manifest = manifest
+        self.retries = retries
+        self.progress = progress
+        self.n_done = 0
+        self.n_failed = 0
+        self._last_save = time.monotonic()
+
+    def initial_specs(self) -> Iterator[dict]:
+        for key, _ in self.todo:
+            yield {"key": key, "attempt": 1}
+
+    def call_args(self, spec: dict) -> tuple:
+        key = spec["key"]
+        return (self.module, self.name, key, self.params[key], task_seed(key), str(self.outdir))
+
+    def record(self, outcome: dict) -> dict | None:
+        """Record one outcome; return the spec of a retry, or None."""
+        key = outcome["key"]
+        entry = self.manifest["tasks"].setdefault(key, {"attempts": 0})
+        entry["attempts"] = int(entry.get("attempts") or 0) + 1
+        entry["params"] = self.params[key]
+        entry["seed"] = task_seed(key)
+        entry["worker"] = outcome.get("worker")
+        entry["elapsed_s"] = outcome.get("elapsed_s")
+        retry = None
+        if outcome["status"] == "done":
+            entry["status"] = "done"
+            entry["n_rows"] = outcome.get("n_rows")
+            if entry.get("error"):
+                entry["last_error"] = entry.pop("error")
+            self.n_done += 1
+            self._advance()
+        else:
+            entry["status"] = "failed"
+            entry["error"] = outcome.get("error")
+            if outcome["attempt"] <= self.retries:
+                retry = {"key": key, "attempt": outcome["attempt"] + 1}
+            else:
+                self.n_failed += 1
+                self._advance()
+        if time.monotonic() - self._last_save > MANIFEST_INTERVAL_S:
+            self.save()
+        return retry
+
+    def _advance(self) -> None:
+        if self.progress is not None:
+            progress, task_id = self.progress
+            progress.update(task_id, advance=1, failed=self.n_failed)
+
+    def save(self) -> None:
+        save_manifest(self.outdir, self.manifest)
+        self._last_save = time.monotonic()
+
+
+def _make_progress(name: str, total: int, skipped: int) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    desc = f"{name}" + (f" ({skipped} already done)" if skipped else "")
+    task_id = progress.add_task(desc, total=total, failed=0)
+    return progress, task_id
+
+
+def _local_cluster(workers: int, blas_threads: int) -> Any:
+    import logging
+
+    import dask
+    from distributed import LocalCluster
+
+    env = {var: str(blas_threads) for var in BLAS_ENV_VARS}
+    # pre-spawn-environ is applied before the worker process starts, so the BLAS
+    # library reads it when NumPy is first imported there
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+
+
+def run_sweep(
+    experiment: Any,
+    tasks: Sequence[Mapping[str, Any]],
+    outdir: str | os.PathLike,
+    executor: str = "auto",
+    workers: int | None = None,
+    scheduler: Any = None,
+    retries: int = 2,
+    progress: bool = True,
+    threads_per_worker: int | None = None,
+) -> pd.DataFrame:
+    """Run ``experiment.run_task(params, task_seed(key))`` for every task not done yet.
+
+    Each task's rows are written by the process that ran it to
+    ``outdir/parts/<key>.parquet`` (atomically); the driver records outcomes in
+    ``outdir/manifest.json`` and retries failed tasks up to ``retries`` times.
+    Tasks whose part already verifies are skipped, so rerunning after a crash
+    or an interruption only computes what is missing.
+
+    Parameters
+    ----------
+    experiment : str or module
+        A name of ``ntphase.experiments.REGISTRY``, a dotted module path, or a
+        module; it must define ``run_task(params: dict, seed: int) -> list[dict]``
+        whose rows each have ``quantity`` (str) and ``value`` (float).
+    tasks : sequence of dict
+        The parameters of each task (e.g. from ``expand_grid``). Two tasks with
+        the same parameters are an error.
+    outdir : path
+        The results directory (created if needed). With a remote scheduler it
+        must be a path every worker can write (a shared filesystem). One
+        experiment per directory; two sweeps must not write to one directory
+        at the same time.
+    executor : {"auto", "serial", "dask"}
+        ``"auto"``: Dask if ``scheduler`` is given or ``workers > 1``, else serial.
+    workers : int, optional
+        Local Dask cluster size (default: the available cores). Ignored with
+        ``scheduler``.
+    scheduler : str or distributed.Client, optional
+        Address of a running Dask scheduler (``"tcp://host:port"``) or a client.
+    retries : int
+        Extra attempts for a failed task (so at most ``retries + 1`` in a run).
+    progress : bool
+        Show a progress bar (done / total, failed, elapsed, ETA).
+    threads_per_worker : int, optional
+        BLAS / OpenMP threads each task may use (set with threadpoolctl around
+        ``run_task``; for a local cluster also the workers' ``OMP_NUM_THREADS``,
+        ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``). Default: local cluster
+        ``max(1, cores // workers)`` so workers x threads = cores; serial and
+        remote scheduler: unchanged (the library's / cluster's setting). For
+        bitwise-identical results across executors, give the same value.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``assemble(outdir, keys of tasks)``: the tidy table of the tasks that
+        succeeded (columns ``experiment, task_key, seed``, the parameters, the
+        rows' columns), sorted by ``task_key`` then row order; also written to
+        ``outdir/results.parquet``. Tasks that failed every attempt are absent
+        from it and listed as failed in the manifest (a warning says how many).
+
+    Notes
+    -----
+    Cost: one ``run_task`` per missing task, plus verifying every existing
+    part (reading it) and assembling the table (``O(total rows)``).
+    """
+    executor = check_choice("executor", executor, ("auto", "serial", "dask"))
+    retries = check_int("retries", retries, minimum=0)
+    if workers is not None:
+        workers = check_int("workers", workers, minimum=1)
+    if threads_per_worker is not None:
+        threads_per_worker = check_int("threads_per_worker", threads_per_worker, minimum=1)
+    if scheduler is not None and executor == "serial":
+        raise ValueError("scheduler is given but executor='serial'; use executor='dask' or 'auto'")
+    if executor == "auto":
+        executor = "dask" if (scheduler is not None or (workers or 1) > 1) else "serial"
+    name, module_path, _ = resolve_experiment(experiment)
+
+    if isinstance(tasks, Mapping) or not isinstance(tasks, Sequence):
+        raise TypeError(f"tasks must be a list of dicts, got {type(tasks).__name__}")
+    planned: list[tuple[str, dict]] = []
+    seen: dict[str, int] = {}
+    for i, params in enumerate(tasks):
+        if not isinstance(params, Mapping):
+            raise TypeError(f"tasks[{i}] must be a dict of parameters, got {type(params).__name__}")
+        key = task_key(name, params)
+        if key in seen:
+            raise ValueError(f"tasks[{i}] repeats tasks[{seen[key]}] (same parameters {dict(params)})")
+        seen[key] = i
+        planned.append((key, dict(params)))
+
+    outdir = Path(outdir).resolve()
+    (outdir / "parts").mkdir(parents=True, exist_ok=True)
+    old_plan = load_plan(outdir)
+    manifest = load_manifest(outdir)
+    for source, exp in (("plan.json", (old_plan or {}).get("experiment")),
+                        ("manifest.json", manifest.get("experiment"))):
+        if exp is not None and exp != name:
+            raise ValueError(
+                f"outdir {outdir} holds a sweep of experiment {exp!r} ({source}), not {name!r}; "
+                f"use one directory per experiment"
+            )
+    manifest["experiment"] = name
+    save_plan(outdir, name, module_path, planned)
+    remove_temp_files(outdir / "parts")
+
+    todo = []
+    for key, params in planned:
+        if verify_part(outdir, key):
+            entry = manifest["tasks"].setdefault(key, {"attempts": 1, "params": params,
+                                                       "seed": task_seed(key)})
+            entry["status"] = "done"
+        else:
+            todo.append((key, params))
+    save_manifest(outdir, manifest)
+
+    bar = _make_progress(name, len(todo), len(planned) - len(todo)) if progress and todo else None
+    driver = _Driver(name, module_path, outdir, todo, manifest, retries, bar)
+    try:
+        if bar is not None:
+            bar[0].start()
+        if not todo:
+            pass
+        elif executor == "serial":
+            run_serial(driver, threads_per_worker)
+        else:
+            _run_on_dask(driver, workers, scheduler, threads_per_worker)
+    finally:
+        if bar is not None:
+            bar[0].stop()
+        driver.save()
+    if driver.n_failed:
+        import warnings
+
+        warnings.warn(
+            f"{driver.n_failed} of {len(planned)} tasks failed after {retries + 1} attempts; "
+            f"see {outdir / 'manifest.json'} or `ntphase status {outdir}`",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return assemble(outdir, keys=[k for k, _ in planned])
+
+
+def _run_on_dask(driver: _Driver, workers: int | None, scheduler: Any,
+                 threads_per_worker: int | None) -> None:
+    from distributed import Client
+
+    if scheduler is not None:
+        if isinstance(scheduler, Client):
+            run_dask(driver, scheduler, threads_per_worker)
+            return
+        if not isinstance(scheduler, str):
+            raise TypeError(f"scheduler must be an address string or a Client, got {scheduler!r}")
+        with Client(scheduler, set_as_default=False) as client:
+            run_dask(driver, client, threads_per_worker)
+        return
+    n = workers or available_cores()
+    blas = threads_per_worker or max(1, available_cores() // n)
+    with _local_cluster(n, blas) as cluster, Client(cluster, set_as_default=False) as client:
+        run_dask(driver, client, blas)
