@@ -35,7 +35,6 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -203,10 +202,15 @@ def _he_zero(m: int) -> int:
     return val
 
 
+#: Beyond this index closed-form coefficients use a float recurrence (relative
+#: error ~ j * 1e-16) instead of exact rational arithmetic.
+_EXACT_UPTO = 200
+
+
 def _relu_normalized(jmax: int, of: str) -> np.ndarray:
     """ReLU: mu_0 = 1/2, mu_j = phi(0) He_{j-1}(0); c_0 = phi(0), c_j = mu_{j-1}; / sqrt(j!)."""
     out = np.empty(jmax + 1)
-    for j in range(jmax + 1):
+    for j in range(min(jmax, _EXACT_UPTO) + 1):
         if of == "derivative":
             if j == 0:
                 out[j] = 0.5
@@ -221,8 +225,13 @@ def _relu_normalized(jmax: int, of: str) -> np.ndarray:
                 continue
             he = _he_zero(j - 2)
         # (He / sqrt(j!))^2 as a correctly rounded exact ratio, then the root.
-        ratio = Fraction(he * he, math.factorial(j))
-        out[j] = math.copysign(PHI0 * math.sqrt(float(ratio)), he) if he else 0.0
+        ratio = (he * he) / math.factorial(j)  # int / int: correctly rounded
+        out[j] = (1.0 if he > 0 else -1.0) * PHI0 * math.sqrt(ratio) if he else 0.0
+    # Beyond: with i = j - shift, (He_{i+1}(0)/sqrt((j+2)!)) = -i/sqrt((j+1)(j+2)) * (He_{i-1}(0)/sqrt(j!)).
+    shift = 1 if of == "derivative" else 2
+    for j in range(_EXACT_UPTO + 1, jmax + 1):
+        i = j - shift - 1
+        out[j] = -i / math.sqrt(j * (j - 1)) * out[j - 2]
     return out
 
 
@@ -230,15 +239,20 @@ def _erf_normalized(jmax: int, of: str) -> np.ndarray:
     """sigma = erf: mu_{2m} = 2/sqrt(3 pi) (-1/3)^m (2m)!/m!, odd mu_j = 0; c_j = mu_{j-1}."""
     pref = 2.0 / math.sqrt(3.0 * math.pi)
     out = np.zeros(jmax + 1)
-    for j in range(jmax + 1):
+    for j in range(min(jmax, _EXACT_UPTO) + 1):
         k = j if of == "derivative" else j - 1
         if k < 0 or k % 2:
             continue
         m = k // 2
         # (mu_k)^2 / j! = pref^2 ((2m)!/m!)^2 / (9^m j!)
         num = (math.factorial(2 * m) // math.factorial(m)) ** 2
-        ratio = Fraction(num, 9**m * math.factorial(j))
+        ratio = num / (9**m * math.factorial(j))  # int / int: correctly rounded
         out[j] = (-1) ** m * pref * math.sqrt(float(ratio))
+    # Beyond: mu_{k+2}/sqrt((j+2)!) = -(2m+1)(2/3)/sqrt((j+1)(j+2)) * mu_k/sqrt(j!), k = 2m.
+    shift = 0 if of == "derivative" else 1
+    for j in range(_EXACT_UPTO + 1, jmax + 1):
+        k = j - shift
+        out[j] = 0.0 if k % 2 else -(k - 1) * (2.0 / 3.0) / math.sqrt(j * (j - 1)) * out[j - 2]
     return out
 
 
@@ -308,7 +322,7 @@ class Activation:
         --------
         >>> import numpy as np
         >>> act = Activation.from_callables(np.sin, np.cos, name="sin")
-        >>> round(act.second_moment(), 12) == round((1 + np.exp(-2)) / 2, 12)
+        >>> bool(abs(act.second_moment() - (1 + np.exp(-2)) / 2) < 1e-14)
         True
         """
         if not callable(sigma):
