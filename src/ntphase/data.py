@@ -1,0 +1,198 @@
+"""Data: covariates, first-layer weights, targets with a known degree decomposition.
+
+THEORY.md sections 1 and 7. Every sampler takes ``rng``: a
+``numpy.random.Generator``, an ``int`` seed, or ``None`` (fresh entropy),
+resolved by :func:`as_generator`; nothing uses a global seed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ntphase._validation import check_choice, check_float, check_int, check_matrix, check_vector
+from ntphase.sphere import _gegenbauer_table, multiplicity
+
+__all__ = [
+    "as_generator",
+    "sample_sphere",
+    "sample_gaussian",
+    "sample_weights",
+    "HarmonicTarget",
+    "random_labels",
+    "add_noise",
+]
+
+_WEIGHT_DISTRIBUTIONS = ("gaussian", "sphere")
+
+
+def as_generator(rng: Any = None) -> np.random.Generator:
+    """Resolve ``rng`` to a ``numpy.random.Generator``.
+
+    Parameters
+    ----------
+    rng : Generator, int >= 0, SeedSequence or None
+        A Generator is returned as is (shared state); an int or SeedSequence seeds
+        a new PCG64 generator; ``None`` uses fresh OS entropy (not reproducible).
+
+    Examples
+    --------
+    >>> float(as_generator(0).standard_normal()) == float(as_generator(0).standard_normal())
+    True
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        return np.random.default_rng()
+    if isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng must be a non-negative integer seed, got {rng}")
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"rng must be a numpy.random.Generator, a non-negative int seed or None; "
+        f"got {rng!r} ({type(rng).__name__})"
+    )
+
+
+def _unit_rows(G: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(G, axis=1, keepdims=True)
+    return G / norms  # a standard Gaussian row is zero with probability 0
+
+
+def sample_sphere(n: int, d: int, rng: Any = None) -> np.ndarray:
+    """``n`` points uniform on the sphere of radius ``sqrt(d)`` in ``R^d``.
+
+    ``x = sqrt(d) g / ||g||`` with ``g ~ N(0, I_d)``. Returns float64 ``(n, d)``;
+    ``<x, x'>/d`` is the cosine. Cost ``O(n d)``.
+    """
+    n = check_int("n", n, minimum=1)
+    d = check_int("d", d, minimum=2)
+    G = as_generator(rng).standard_normal((n, d))
+    return math.sqrt(d) * _unit_rows(G)
+
+
+def sample_gaussian(n: int, d: int, rng: Any = None) -> np.ndarray:
+    """``n`` i.i.d. ``N(0, I_d)`` covariates, float64 ``(n, d)`` (``E||x||^2 = d``)."""
+    n = check_int("n", n, minimum=1)
+    d = check_int("d", d, minimum=2)
+    return as_generator(rng).standard_normal((n, d))
+
+
+def sample_weights(N: int, d: int, rng: Any = None, distribution: str = "gaussian") -> np.ndarray:  # noqa: N803
+    """First-layer weights ``W`` of shape ``(N, d)`` (THEORY.md section 1).
+
+    ``"gaussian"`` (default): rows ``w_k ~ N(0, I_d/d)``, so ``<w_k, x> ~ N(0, 1)``
+    exactly for ``||x||^2 = d``. ``"sphere"``: rows uniform on the unit sphere
+    ``S^{d-1}`` (``<w_k, x>`` approximately ``N(0, 1)``).
+    """
+    N = check_int("N", N, minimum=1)  # noqa: N806
+    d = check_int("d", d, minimum=2)
+    check_choice("distribution", distribution, _WEIGHT_DISTRIBUTIONS)
+    G = as_generator(rng).standard_normal((N, d))
+    if distribution == "gaussian":
+        return G / math.sqrt(d)
+    return _unit_rows(G)
+
+
+class HarmonicTarget:
+    """Target ``f*(x) = sum_k c_k q_k(x)`` with exactly known degree energies.
+
+    ``q_k(x) = sqrt(B(d,k)) P_k(<v, x>/sqrt(d))`` for a unit vector ``v`` is a
+    degree-``k`` spherical harmonic with ``E[q_k(x)^2] = 1`` and
+    ``E[q_j q_k] = 0`` for ``j != k`` (``x`` uniform on the sphere of radius
+    ``sqrt(d)``; THEORY.md section 7). Hence ``||P_k f*||^2 = c_k^2``.
+
+    Parameters
+    ----------
+    d : int >= 2
+    coefficients : mapping {degree k >= 0: c_k}
+    direction : array_like (d,), optional
+        ``v`` (normalized here; must be finite and nonzero). If None, drawn
+        uniformly on the unit sphere from ``rng``.
+    rng : Generator, int or None
+        Used only when ``direction`` is None.
+
+    Examples
+    --------
+    >>> f = HarmonicTarget(10, {1: 1.0, 2: 0.5}, rng=0)
+    >>> f.total_energy(), f.energy_above(1)
+    (1.25, 0.25)
+    """
+
+    def __init__(self, d: int, coefficients: Mapping[int, float], direction: Any = None, rng: Any = None):
+        self.d = check_int("d", d, minimum=2)
+        if not isinstance(coefficients, Mapping):
+            raise TypeError(
+                f"coefficients must be a mapping degree -> coefficient, got {type(coefficients).__name__}"
+            )
+        coefs: dict[int, float] = {}
+        for k, c in coefficients.items():
+            k = check_int("coefficients degree k", k, minimum=0)
+            coefs[k] = check_float(f"coefficients[{k}]", c)
+        self.coefficients = dict(sorted(coefs.items()))
+        if direction is None:
+            v = _unit_rows(as_generator(rng).standard_normal((1, self.d)))[0]
+        else:
+            v = check_vector("direction", direction, length=self.d).copy()
+            norm = float(np.linalg.norm(v))
+            if norm == 0.0:
+                raise ValueError("direction must be a nonzero vector, got the zero vector")
+            v /= norm
+        v.setflags(write=False)
+        self.direction = v
+        self._scales = {k: math.sqrt(multiplicity(self.d, k)) for k in self.coefficients}
+
+    def __repr__(self) -> str:
+        return f"HarmonicTarget(d={self.d}, coefficients={self.coefficients})"
+
+    def __call__(self, X: Any) -> np.ndarray:
+        """``f*(x_i)`` for the rows of ``X`` ``(n, d)``; returns float64 ``(n,)``. Cost ``O(n (d + kmax))``."""
+        X = np.asarray(check_matrix("X", X, ncols=self.d), dtype=np.float64)
+        t = X @ self.direction / math.sqrt(self.d)
+        out = np.zeros(X.shape[0])
+        if not self.coefficients:
+            return out
+        kmax = max(self.coefficients)
+        P = _gegenbauer_table(kmax, self.d, t)
+        for k, c in self.coefficients.items():
+            if c != 0.0:
+                out += (c * self._scales[k]) * P[k]
+        return out
+
+    def energies(self) -> dict[int, float]:
+        """``{k: c_k^2}`` (energy of the degree-``k`` component)."""
+        return {k: c * c for k, c in self.coefficients.items()}
+
+    def energy_above(self, l: int) -> float:  # noqa: E741 - the paper's symbol
+        """``||P_{>l} f*||^2 = sum_{k>l} c_k^2``."""
+        l = check_int("l", l, minimum=0)  # noqa: E741
+        return float(sum(c * c for k, c in self.coefficients.items() if k > l))
+
+    def total_energy(self) -> float:
+        """``||f*||^2 = sum_k c_k^2``."""
+        return float(sum(c * c for c in self.coefficients.values()))
+
+
+def random_labels(n: int, rng: Any = None, scale: float = 1.0) -> np.ndarray:
+    """Pure-noise labels ``y_i ~ N(0, scale^2)`` i.i.d. (the memorization test), float64 ``(n,)``."""
+    n = check_int("n", n, minimum=1)
+    scale = check_float("scale", scale, minimum=0.0)
+    return scale * as_generator(rng).standard_normal(n)
+
+
+def add_noise(y: Any, noise: float, rng: Any = None) -> np.ndarray:
+    """Return ``y + noise * eps`` with ``eps ~ N(0, I)`` (``noise`` = standard deviation ``tau``).
+
+    ``y`` is not modified; a new float64 array is returned.
+    """
+    y = check_vector("y", y)
+    noise = check_float("noise", noise, minimum=0.0)
+    if y.shape[0] < 1:
+        raise ValueError("y must have at least one entry, got length 0")
+    return y + noise * as_generator(rng).standard_normal(y.shape[0])
