@@ -1,0 +1,35 @@
+"""``ntphase report DIR``: redraw the figures and rebuild ``DIR/report.html`` from stored tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ntphase.commands.reproduce import fail
+
+
+def report(
+    directory: Path = typer.Argument(
+        ..., help="Results directory written by `ntphase reproduce` or `ntphase run` (holds <experiment>/)."
+    ),
+) -> None:
+    """Rebuild every figure (PNG + PDF) from the stored Parquet tables and write DIR/report.html.
+
+    No simulation is rerun: the figures, the theory-constants table and the theory-vs-simulation
+    agreement table are computed from DIR/<experiment>/results.parquet, theory.parquet and config.yaml.
+    """
+    from ntphase.report import build_report
+
+    if not directory.is_dir():
+        fail(f"DIRECTORY {str(directory)!r} does not exist")
+    try:
+        path = build_report(directory)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    typer.echo(f"report: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to the ``ntphase`` app."""
+    app.command("report")(report)

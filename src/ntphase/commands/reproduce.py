@@ -1,0 +1,98 @@
+"""``ntphase reproduce``: run every experiment and write ``DIR/report.html``."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+DEFAULT_OUT = Path("ntphase-results")
+
+WORKERS_HELP = (
+    "Parallel workers: 1 runs serially in this process (BLAS uses the cores); more starts a local "
+    "Dask cluster on 127.0.0.1 with that many processes."
+)
+SCHEDULER_HELP = "Address of a running Dask scheduler (tcp://host:port) to run the tasks on (shared filesystem)."
+
+
+def command_line() -> str:
+    """The command line of this process, for run.yaml."""
+    return " ".join(shlex.quote(a) for a in ["ntphase", *sys.argv[1:]])
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print an error and exit with ``code``."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=code)
+
+
+def run_one(config, out: Path, workers: int | None, scheduler: str | None, progress: bool = True):
+    """Run one config (sweep + theory + figures) and return ``(result, seconds)``."""
+    from ntphase.experiments import run_experiment
+
+    start = time.perf_counter()
+    result = run_experiment(config, out, workers=workers, scheduler=scheduler, progress=progress,
+                            command=command_line())
+    return result, time.perf_counter() - start
+
+
+def reproduce(
+    quick: bool = typer.Option(
+        True, "--quick/--full",
+        help="--quick (default): small sizes, about 5 minutes on 2 cores, every phenomenon visible. "
+             "--full: paper-scale sizes (hours; use --workers or --scheduler).",
+    ),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output directory (one subdirectory per experiment)."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help=WORKERS_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+    only: list[str] | None = typer.Option(
+        None, "--only",
+        help="Run only this experiment (repeatable): phase_transition, spectrum, double_descent, "
+             "generalization, lazy_training.",
+    ),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Reproduce the paper's phenomena: run every experiment, then write DIR/report.html.
+
+    Experiments: (1) phase_transition: lambda_min(K_N) against Nd/n; (2) spectrum: spikes and
+    bulk of K_N and K; (3) double_descent: NT ridge test error against the width; (4)
+    generalization: NT / KRR / PRR test error against n; (5) lazy_training: gradient descent on
+    the real network. Results are resumable: rerunning skips finished tasks.
+    """
+    from ntphase.experiments import REGISTRY, available_experiments
+    from ntphase.experiments.config import packaged_config
+    from ntphase.report import build_report
+
+    preset = "quick" if quick else "full"
+    names = list(REGISTRY)
+    if only:
+        unknown = [n for n in only if n not in REGISTRY]
+        if unknown:
+            fail(f"--only must name experiments among {', '.join(REGISTRY)}; got {', '.join(unknown)}")
+        names = [n for n in names if n in only]
+    present = set(available_experiments())
+    missing = [n for n in names if n not in present]
+    for name in missing:
+        typer.secho(f"skipping {name}: its module is not installed yet", fg=typer.colors.YELLOW, err=True)
+    names = [n for n in names if n in present]
+    if not names:
+        fail("no experiment to run")
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    total = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        config = packaged_config(name, preset)
+        typer.secho(f"[{i}/{len(names)}] {name} ({preset})", bold=True)
+        _, seconds = run_one(config, out, workers if workers > 1 else None, scheduler, progress)
+        timings[name] = seconds
+        typer.echo(f"    done in {seconds:.1f} s -> {out / name}")
+    report = build_report(out, timings=timings)
+    typer.secho(f"report: {report}  (total {time.perf_counter() - total:.1f} s)", fg=typer.colors.GREEN)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``reproduce`` command to the ``ntphase`` app."""
+    app.command("reproduce")(reproduce)

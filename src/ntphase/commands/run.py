@@ -1,0 +1,45 @@
+"""``ntphase run CONFIG.yaml``: run one experiment from a validated YAML config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ntphase.commands.reproduce import DEFAULT_OUT, SCHEDULER_HELP, WORKERS_HELP, fail, run_one
+
+
+def run(
+    config_file: Path = typer.Argument(
+        ..., metavar="CONFIG.yaml",
+        help="YAML config naming its experiment ('experiment: phase_transition') and its fields; "
+             "unknown keys and bad values are errors. Packaged examples: src/ntphase/configs/*.yaml.",
+    ),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output directory; results go to OUT/<experiment>/."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help=WORKERS_HELP),
+    scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+    report: bool = typer.Option(True, "--report/--no-report", help="Rebuild OUT/report.html afterwards."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Run one experiment config: tidy Parquet table, config, theory table and figures in OUT/<experiment>/.
+
+    Resumable: tasks already stored in the directory are skipped.
+    """
+    from ntphase.experiments.config import ConfigError, load_config
+    from ntphase.report import build_report
+
+    try:
+        config = load_config(config_file)
+    except (ConfigError, FileNotFoundError) as exc:
+        fail(str(exc))
+    result, seconds = run_one(config, out, workers if workers > 1 else None, scheduler, progress)
+    typer.echo(f"{config.experiment}: {len(result.table)} rows in {seconds:.1f} s -> {result.directory}")
+    for path in result.figures:
+        typer.echo(f"  figure {path}")
+    if report:
+        typer.echo(f"report: {build_report(out, redraw=False)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``run`` command to the ``ntphase`` app."""
+    app.command("run")(run)

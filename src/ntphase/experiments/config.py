@@ -1,0 +1,199 @@
+"""Validated experiment configurations: one pydantic model per experiment.
+
+Every experiment module defines ``Config``, a subclass of :class:`ExperimentConfig`
+with ``extra="forbid"``: an unknown key or a bad value is a :class:`ConfigError`
+(a ``ValueError``) whose message names the key, the rule and the value. A config
+file is YAML with the experiment's name and its fields, e.g.::
+
+    experiment: phase_transition
+    activations: [relu, tanh]
+    dims: [20, 60]
+    n: 400
+
+Packaged presets live in ``ntphase/configs/<experiment>_<preset>.yaml``
+(``preset`` is ``quick`` or ``full``) and are read with :func:`packaged_config`.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PRESETS = ("quick", "full")
+
+
+class ConfigError(ValueError):
+    """A configuration that does not validate; the message names every bad key."""
+
+
+class ExperimentConfig(BaseModel):
+    """Fields shared by every experiment.
+
+    Attributes
+    ----------
+    experiment : str
+        Registered experiment name (``ntphase.experiments.REGISTRY``).
+    repeats : int
+        Independent repetitions (seeds) of every grid point, >= 1. Each repetition is
+        its own task; its seed is derived from the task's parameters by the sweep.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    experiment: str
+    repeats: int = Field(3, ge=1, le=10_000, description="independent seeds per grid point")
+
+    @field_validator("experiment")
+    @classmethod
+    def _known_experiment(cls, value: str) -> str:
+        from ntphase.experiments import REGISTRY
+
+        if value not in REGISTRY:
+            raise ValueError(f"must be one of {sorted(REGISTRY)}, got {value!r}")
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python dict (lists, floats, strings) suitable for YAML."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """The config as YAML text that :func:`load_config` reads back unchanged."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _format_errors(name: str, exc: ValidationError) -> str:
+    lines = [f"invalid {name} config ({exc.error_count()} error(s)):"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  unknown key {key!r} (value {err.get('input')!r}); remove it or fix its spelling")
+        elif err["type"] == "missing":
+            lines.append(f"  missing required key {key!r}")
+        else:
+            msg = err["msg"]
+            if msg.startswith("Value error, "):
+                msg = msg[len("Value error, ") :]
+            lines.append(f"  key {key!r}: {msg}; got {err.get('input')!r}")
+    return "\n".join(lines)
+
+
+def validate_config(config_class: type[ExperimentConfig], data: Mapping[str, Any]) -> ExperimentConfig:
+    """Validate ``data`` with ``config_class``; errors become :class:`ConfigError`.
+
+    The message lists each offending key: unknown keys (with the allowed ones),
+    missing keys, and values that break a rule (with the rule and the value).
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a config must be a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return config_class.model_validate(dict(data))
+    except ValidationError as exc:
+        name = str(data.get("experiment", config_class.__name__))
+        message = _format_errors(name, exc)
+        if any(e["type"] == "extra_forbidden" for e in exc.errors()):
+            allowed = ", ".join(sorted(config_class.model_fields))
+            message += f"\n  allowed keys: {allowed}"
+        raise ConfigError(message) from None
+
+
+def load_config(source: str | Path | Mapping[str, Any]) -> ExperimentConfig:
+    """Read and validate a config from a YAML file path or a mapping.
+
+    The mapping (or YAML document) must name its experiment with ``experiment:``;
+    the matching experiment module's ``Config`` validates the rest.
+
+    Raises
+    ------
+    ConfigError
+        Unknown experiment, unknown key, missing key or bad value (named in the message).
+    FileNotFoundError
+        ``source`` is a path that does not exist.
+    """
+    from ntphase.experiments import REGISTRY, get_experiment
+
+    if isinstance(source, Mapping):
+        data = dict(source)
+        origin = "config"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        origin = f"config file {str(path)!r}"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{origin} must be a mapping of keys to values, got {type(data).__name__}")
+    name = data.get("experiment")
+    if name is None:
+        raise ConfigError(
+            f"{origin} has no 'experiment' key; add e.g. 'experiment: phase_transition' "
+            f"(one of {sorted(REGISTRY)})"
+        )
+    if name not in REGISTRY:
+        raise ConfigError(f"key 'experiment': must be one of {sorted(REGISTRY)}, got {name!r}")
+    module = get_experiment(name)
+    return validate_config(module.Config, data)
+
+
+def packaged_config(name: str, preset: str = "quick") -> ExperimentConfig:
+    """The packaged ``quick`` or ``full`` config of experiment ``name``.
+
+    Falls back to the experiment's ``Config()`` defaults when no YAML preset is
+    shipped for it.
+    """
+    from ntphase.experiments import REGISTRY, get_experiment
+
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    if name not in REGISTRY:
+        raise ValueError(f"name must be one of {sorted(REGISTRY)}, got {name!r}")
+    resource = importlib.resources.files("ntphase").joinpath("configs", f"{name}_{preset}.yaml")
+    if resource.is_file():
+        data = yaml.safe_load(resource.read_text())
+        return load_config(data)
+    module = get_experiment(name)
+    return validate_config(module.Config, {"experiment": name})
+
+
+# --- shared field validators -------------------------------------------------
+
+
+def check_activation_name(value: str) -> str:
+    """``value`` must name a registered activation (``ntphase.activations.ACTIVATIONS``)."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be an activation name (string), got {type(value).__name__}")
+    try:
+        from ntphase.activations import ACTIVATIONS
+    except ModuleNotFoundError:  # activations module not installed: accept any name
+        return value
+    names = sorted(ACTIVATIONS)
+    if value not in names:
+        raise ValueError(f"must be one of {names}")
+    return value
+
+
+def check_increasing(values: list, positive: bool = True) -> list:
+    """A non-empty, strictly increasing list (of positive numbers if ``positive``)."""
+    if len(values) == 0:
+        raise ValueError("must be a non-empty list")
+    if positive and any(v <= 0 for v in values):
+        raise ValueError("every entry must be > 0")
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise ValueError("must be strictly increasing (sorted, no duplicates)")
+    return values
+
+
+def check_unique(values: list) -> list:
+    """A non-empty list without duplicates."""
+    if len(values) == 0:
+        raise ValueError("must be a non-empty list")
+    if len(set(values)) != len(values):
+        raise ValueError("must not contain duplicates")
+    return values

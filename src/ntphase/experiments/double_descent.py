@@ -1,0 +1,272 @@
+"""Experiment 3: double descent of NT ridge regression in the width ``N``.
+
+THEORY.md section 5: at fixed ``(n, d)`` the test error of the minimum-norm NT
+interpolator blows up at the interpolation threshold ``N d = n`` (the norm of the
+interpolator diverges there) and comes back down to the kernel ridge regression
+(KRR, infinite width) limit for ``N d >> n``; a ridge ``lambda > 0`` tames the peak.
+Section 6: the random-features deterministic equivalent with ``p = N d`` features
+(``theory.nt_ridge_risk``) predicts the whole curve, and ``theory.krr_risk`` the
+``N -> infinity`` limit.
+
+One task = one repeat: sample ``X`` (n), ``X_test`` (n_test), the widest ``W``, a
+:class:`~ntphase.data.HarmonicTarget` with the configured degree energies, and
+noisy labels; then one pass over the widths (``operators.width_path``: ``K_N`` for
+every ``N`` from nested neuron blocks) and one eigendecomposition per width for
+all ridges (``ridge.ridge_path``). Test error is measured against the noiseless
+target on the fresh points, with its standard error.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+
+from ntphase import plots
+from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing
+
+NAME = "double_descent"
+
+DEFAULT_RATIOS = [float(2.0 ** (k / 4)) for k in range(-12, 17)]  # 1/8 .. 16, includes 1
+
+
+class Config(ExperimentConfig):
+    """Test error of NT ridge against the width at fixed ``(n, d)``.
+
+    Attributes
+    ----------
+    activation : str
+    d, n, n_test : int
+    ratios : list of float
+        ``N d / n`` grid (increasing); widths ``N = max(1, round(ratio n / d))``.
+    ridges : list of float
+        Ridge values ``lambda >= 0`` (kernel units; 0 = minimum-norm interpolator).
+    target : dict of int -> float
+        Degree ``k`` -> coefficient ``c_k`` of ``f* = sum_k c_k q_k`` (``||P_k f*||^2 = c_k^2``).
+    noise : float
+        Label noise standard deviation ``tau >= 0``.
+    """
+
+    experiment: Literal["double_descent"] = NAME
+    activation: str = "relu"
+    d: int = Field(20, ge=2)
+    n: int = Field(400, ge=2, le=100_000)
+    n_test: int = Field(2000, ge=10)
+    ratios: list[float] = Field(default_factory=lambda: list(DEFAULT_RATIOS))
+    ridges: list[float] = Field(default_factory=lambda: [0.0, 1e-3, 1e-2, 1e-1])
+    target: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 0.6})
+    noise: float = Field(0.3, ge=0)
+    repeats: int = Field(4, ge=1, le=10_000)
+    weights: Literal["gaussian", "sphere"] = "gaussian"
+
+    @field_validator("activation")
+    @classmethod
+    def _activation(cls, value: str) -> str:
+        return check_activation_name(value)
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, value: list[float]) -> list[float]:
+        return check_increasing(value)
+
+    @field_validator("ridges")
+    @classmethod
+    def _ridges(cls, value: list[float]) -> list[float]:
+        if any(not np.isfinite(v) or v < 0 for v in value):
+            raise ValueError("every ridge must be a finite number >= 0")
+        return check_increasing(value, positive=False)
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, value: dict[int, float]) -> dict[int, float]:
+        return check_target(value)
+
+    @property
+    def widths(self) -> list[int]:
+        return sorted({max(1, int(round(r * self.n / self.d))) for r in self.ratios})
+
+
+def check_target(value: dict[int, float]) -> dict[int, float]:
+    """Target coefficients: non-empty, degrees >= 0, finite coefficients, some nonzero."""
+    if not value:
+        raise ValueError("must map at least one degree k >= 0 to a coefficient c_k")
+    if any(k < 0 for k in value):
+        raise ValueError("degrees must be integers >= 0")
+    if any(not np.isfinite(c) for c in value.values()):
+        raise ValueError("coefficients must be finite")
+    if all(c == 0 for c in value.values()):
+        raise ValueError("at least one coefficient must be nonzero")
+    return dict(sorted(value.items()))
+
+
+def energies(target: dict[int, float]) -> dict[int, float]:
+    """Degree energies ``||P_k f*||^2 = c_k^2`` (THEORY.md section 7)."""
+    return {int(k): float(c) ** 2 for k, c in target.items()}
+
+
+def tasks(config: Config) -> list[dict]:
+    """One task per repeat; each covers every width and ridge."""
+    return [
+        {
+            "activation": config.activation, "d": config.d, "n": config.n, "n_test": config.n_test,
+            "widths": list(config.widths), "ridges": list(config.ridges),
+            "target": {str(k): v for k, v in config.target.items()}, "noise": config.noise,
+            "weights": config.weights, "repeat": r,
+        }
+        for r in range(config.repeats)
+    ]
+
+
+def _target_coefficients(params: dict) -> dict[int, float]:
+    return {int(k): float(v) for k, v in params["target"].items()}
+
+
+def evaluate_path(K, y, lambdas, K_test, y_test) -> list[dict]:
+    """Ridge path from one eigendecomposition; test error (mean, s.e.), train error, norm."""
+    from ntphase.ridge import ridge_path, test_error
+
+    with warnings.catch_warnings():
+        # lambda = 0 below / at the threshold is the pseudo-inverse fit: expected here
+        warnings.simplefilter("ignore")
+        path = ridge_path(K, y, lambdas, K_test=K_test)
+    out = []
+    for j, lam in enumerate(lambdas):
+        err, se = test_error(path.predictions_test[j], y_test)
+        out.append({"ridge": float(lam), "test_error": float(err), "test_error_se": float(se),
+                    "train_error": float(path.train_error[j]), "norm": float(path.norm[j])})
+    return out
+
+
+def run_task(params: dict, seed: int) -> list[dict]:
+    """NT ridge over all widths (one kernel pass) and ridges, and the KRR limit."""
+    from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
+    from ntphase.kernels import infinite_kernel
+    from ntphase.operators import width_path
+
+    act, d, n, n_test = params["activation"], int(params["d"]), int(params["n"]), int(params["n_test"])
+    widths = [int(N) for N in params["widths"]]
+    lambdas = [float(v) for v in params["ridges"]]
+    rng = np.random.default_rng(seed)
+    X = sample_sphere(n, d, rng)
+    X_test = sample_sphere(n_test, d, rng)
+    W = sample_weights(max(widths), d, rng, distribution=params.get("weights", "gaussian"))
+    target = HarmonicTarget(d, _target_coefficients(params), rng=rng)
+    y = target(X) + float(params["noise"]) * rng.standard_normal(n)
+    y_test = target(X_test)
+    rows = []
+    train_path = width_path(X, W, act, widths)
+    test_path = width_path(X_test, W, act, widths, X2=X)
+    for (N, K), (N2, K_test) in zip(train_path, test_path):
+        assert N == N2, "width_path yields widths in the same order"
+        for r in evaluate_path(K, y, lambdas, K_test, y_test):
+            lam = r.pop("ridge")
+            for q, v in r.items():
+                rows.append({"quantity": q, "value": v, "model": "NT", "N": int(N), "ratio": N * d / n, "ridge": lam})
+    K = infinite_kernel(X, act)
+    K_test = infinite_kernel(X_test, act, X2=X)
+    for r in evaluate_path(K, y, lambdas, K_test, y_test):
+        lam = r.pop("ridge")
+        for q, v in r.items():
+            rows.append({"quantity": q, "value": v, "model": "KRR", "N": -1, "ratio": float("inf"), "ridge": lam})
+    return rows
+
+
+def theory_rows(config: Config) -> list[dict]:
+    """Random-features deterministic equivalent on a fine width grid, and the KRR limit, per ridge."""
+    from ntphase.theory import krr_risk, nt_ridge_risk
+
+    e = energies(config.target)
+    base = {"activation": config.activation, "d": config.d, "n": config.n}
+    # integer widths on a fine log grid (the theory is a function of p = N d)
+    Ns = np.unique(np.round(np.geomspace(min(config.ratios), max(config.ratios), 200) * config.n / config.d))
+    Ns = Ns[Ns >= 1].astype(int)
+    rows = []
+    for lam in config.ridges:
+        krr = float(np.asarray(krr_risk(config.activation, config.d, config.n, lam, e, noise=config.noise)).item())
+        rows.append({**base, "quantity": "krr_risk", "value": krr, "ridge": lam})
+        with np.errstate(all="ignore"):
+            vals = np.atleast_1d(nt_ridge_risk(config.activation, config.d, config.n, Ns, lam, e, noise=config.noise))
+        rows += [{**base, "quantity": "nt_ridge_risk", "value": float(v), "ridge": lam, "N": int(N),
+                  "ratio": float(N * config.d / config.n)} for N, v in zip(Ns, vals)]
+    return rows
+
+
+def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
+    """NT ridge vs the random-features deterministic equivalent (away from the
+    ``lambda = 0`` peak: ``|log2(Nd/n)| >= 1``), and KRR vs its deterministic equivalent."""
+    from ntphase.theory import nt_ridge_risk
+
+    e = energies(config.target)
+    setting = f"{config.activation}, d={config.d}, n={config.n}, tau={config.noise}"
+    rows = []
+    for lam in config.ridges:
+        nt = plots.mean_se(plots.select(table, quantity="test_error", model="NT", ridge=lam), ["N", "ratio"])
+        if lam == 0:
+            nt = nt[np.abs(np.log2(nt["ratio"])) >= 1.0]
+        if len(nt):
+            with np.errstate(all="ignore"):
+                pred = np.atleast_1d(nt_ridge_risk(config.activation, config.d, config.n,
+                                                   nt["N"].to_numpy().astype(int), lam, e, noise=config.noise))
+            rel = np.abs(pred - nt["mean"].to_numpy()) / nt["mean"].to_numpy()
+            ok = np.isfinite(rel)
+            if ok.any():
+                worst = int(np.nanargmax(np.where(ok, rel, -1)))
+                rows.append({
+                    "prediction": f"NT ridge: random-features det. equiv. (lambda={lam:g}"
+                                  + (", |log2 Nd/n| >= 1)" if lam == 0 else ")"),
+                    "setting": setting, "predicted": float(np.mean(pred[ok])),
+                    "measured": float(nt["mean"][ok].mean()), "relative_error": float(np.mean(rel[ok])),
+                    "note": f"mean over {int(ok.sum())} widths; worst {rel[worst]:.0%} at Nd/n={nt['ratio'].iloc[worst]:.3g}",
+                })
+        krr = plots.select(table, quantity="test_error", model="KRR", ridge=lam)
+        th = plots.select(theory, quantity="krr_risk", ridge=lam)
+        if len(krr) and len(th):
+            m, p = float(krr["value"].mean()), float(th["value"].iloc[0])
+            rows.append({"prediction": f"KRR det. equiv. (lambda={lam:g})", "setting": setting, "predicted": p,
+                         "measured": m, "relative_error": abs(p - m) / m, "note": f"{len(krr)} seeds"})
+    return rows
+
+
+def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
+    """Figure ``double_descent``: test error and solution norm against ``N d / n``."""
+    if theory is None:
+        theory = pd.DataFrame(theory_rows(config))
+    fig, axes = plots.new_figure(1, 2, width=5.4, height=4.0)
+    ax, ax_n = axes[0, 0], axes[0, 1]
+    ymax = 0.0
+    for i, lam in enumerate(config.ridges):
+        lab = r"$\lambda=0$ (min-norm)" if lam == 0 else fr"$\lambda={lam:g}$"
+        nt = plots.mean_se(plots.select(table, quantity="test_error", model="NT", ridge=lam), ["ratio"])
+        plots.simulation(ax, nt["ratio"], nt["mean"], nt["se"], label=f"NT ridge, {lab}", i=i)
+        ymax = max(ymax, float(nt["mean"].max()) if len(nt) else 0.0)
+        th = plots.select(theory, quantity="nt_ridge_risk", ridge=lam)
+        th = th[np.isfinite(th["value"])]
+        plots.theory(ax, th["ratio"], th["value"], label="RF det. equiv." if i == 0 else None, i=i)
+        krr_th = plots.select(theory, quantity="krr_risk", ridge=lam)
+        if len(krr_th):
+            plots.hline(ax, float(krr_th["value"].iloc[0]), label="KRR limit (det. equiv.)" if i == 0 else None,
+                        i=i, style="--", lw=0.9)
+        krr = plots.select(table, quantity="test_error", model="KRR", ridge=lam)
+        if len(krr):
+            xr = max(config.ratios) * 1.6
+            plots.simulation(ax, [xr], [krr["value"].mean()], [krr["value"].std(ddof=1) / np.sqrt(len(krr))
+                                                                  if len(krr) > 1 else 0.0],
+                             label="KRR simulation (N = inf)" if i == 0 else None, i=i, filled=False, fmt="*", ms=9)
+        nrm = plots.mean_se(plots.select(table, quantity="norm", model="NT", ridge=lam), ["ratio"])
+        plots.simulation(ax_n, nrm["ratio"], nrm["mean"], nrm["se"], label=lab, i=i)
+    for a in (ax, ax_n):
+        a.set_xscale("log", base=2)
+        a.set_yscale("log")
+        a.axvline(1.0, color="0.6", lw=0.8)
+    energy = sum(energies(config.target).values())
+    ax.set_ylim(top=min(ymax * 1.5, 1e3 * energy) if ymax > 0 else None)
+    plots.finish(ax, r"$Nd/n$ (parameters / samples)", r"test error $\|f^*-\hat f\|^2_{L^2}$",
+                 f"{config.activation}, d={config.d}, n={config.n}, " + fr"$\tau$={config.noise}", loc="upper right")
+    plots.finish(ax_n, r"$Nd/n$", r"$\|\hat a\|_2$ (norm of the NT coefficients)", "solution norm")
+    plots.caption(fig, f"markers: simulation (mean $\\pm$ s.e. over {config.repeats} seeds); lines: theory; "
+                       "stars at right: KRR (infinite width) simulation")
+    return plots.save_figure(fig, outdir, NAME)

@@ -1,0 +1,304 @@
+"""Experiment 1: the interpolation phase transition of ``lambda_min(K_N)`` at ``N d = n``.
+
+THEORY.md section 4 (Montanari & Zhong 2022, Theorem 1): for ``N d >> n`` the
+empirical NT kernel ``K_N`` has ``lambda_min(K_N)`` bounded away from zero, close
+to ``lambda_min(K)`` (and to ``gamma_{>l}`` when ``n << B(d, l+1)``); for ``N d < n``,
+``rank(K_N) <= N d < n`` so ``lambda_min(K_N) = 0`` and random labels cannot be
+interpolated. For ReLU, a sample on which all ``N`` units are inactive is a zero row
+of ``K_N`` (probability ``2^-N``), so small ``N`` can be rank deficient even above
+the threshold.
+
+One task = one ``(activation, d, N, repeat)``: sample ``X`` (n points on the sphere
+of radius sqrt(d)), ``W`` (N first-layer weights) and random labels ``y``;
+measure
+
+- ``lambda_min_KN``: smallest eigenvalue of ``K_N`` (dense, float64; may be a
+  tiny negative number at the round-off level when ``K_N`` is singular);
+- ``lambda_min_K``: smallest eigenvalue of the infinite-width ``K`` on the same ``X``;
+- ``rank_KN``: numerical rank of ``K_N`` (eigenvalues above
+  ``n * eps * lambda_max``, NumPy's ``matrix_rank`` convention);
+- ``rank_deficit``: ``min(n, N d) - rank_KN`` (> 0 only through dead rows);
+- ``dead_rows``: samples with every unit inactive (zero diagonal of ``K_N``);
+- ``train_error``: relative training error ``||y - y_hat||^2 / ||y||^2`` of the
+  minimum-norm NT fit of the random labels (the ``lambda -> 0`` ridge limit).
+
+Theory rows: ``gamma_above`` (``gamma_{>l}``), ``lambda_min_edge`` (Gaussian-equivalent
+lower edge of ``K``, THEORY.md section 3), ``mp_conjecture`` (the naive
+Marchenko-Pastur curve ``gamma_{>l} (1 - sqrt(n/(Nd)))^2``, a conjecture) and
+``train_error_theory`` ``= max(0, 1 - N d / n)``: the min-norm fit projects ``y`` on
+the ``rank(K_N) = min(n, Nd)``-dimensional column space, so for isotropic random
+labels ``E ||(I - P) y||^2 / ||y||^2 = 1 - rank/n``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+
+from ntphase import plots
+from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing, check_unique
+
+NAME = "phase_transition"
+
+#: default grid of N d / n: 2^(k/2), k = -6..12 (1/8 .. 64), includes 1 exactly
+DEFAULT_RATIOS = [float(2.0 ** (k / 2)) for k in range(-6, 13)]
+
+
+class Config(ExperimentConfig):
+    """Phase-transition sweep: ``lambda_min(K_N)`` against ``N d / n``.
+
+    Attributes
+    ----------
+    activations : list of str
+        Activations (e.g. ``relu`` and a smooth one such as ``tanh``).
+    dims : list of int
+        Input dimensions ``d`` (>= 2).
+    n : int
+        Sample size (>= 2).
+    ratios : list of float
+        Target values of ``N d / n`` (increasing, > 0); each gives the width
+        ``N = max(1, round(ratio * n / d))`` (duplicate widths are merged).
+    weights : {"gaussian", "sphere"}
+        First-layer weight distribution.
+    """
+
+    experiment: Literal["phase_transition"] = NAME
+    activations: list[str] = Field(default_factory=lambda: ["relu", "tanh"])
+    dims: list[int] = Field(default_factory=lambda: [20, 80])
+    n: int = Field(400, ge=2, le=200_000)
+    ratios: list[float] = Field(default_factory=lambda: list(DEFAULT_RATIOS))
+    weights: Literal["gaussian", "sphere"] = "gaussian"
+
+    @field_validator("activations")
+    @classmethod
+    def _activations(cls, value: list[str]) -> list[str]:
+        return check_unique([check_activation_name(v) for v in value])
+
+    @field_validator("dims")
+    @classmethod
+    def _dims(cls, value: list[int]) -> list[int]:
+        if any(d < 2 for d in value):
+            raise ValueError("every d must be an integer >= 2")
+        return check_unique(value)
+
+    @field_validator("ratios")
+    @classmethod
+    def _ratios(cls, value: list[float]) -> list[float]:
+        return check_increasing(value)
+
+
+def widths(config: Config, d: int) -> list[int]:
+    """The distinct widths ``N = max(1, round(ratio n / d))`` of the ratio grid, increasing."""
+    return sorted({max(1, int(round(r * config.n / d))) for r in config.ratios})
+
+
+def tasks(config: Config) -> list[dict]:
+    """One task per (activation, d, N, repeat)."""
+    return [
+        {"activation": act, "d": d, "n": config.n, "N": N, "weights": config.weights, "repeat": r}
+        for act in config.activations
+        for d in config.dims
+        for N in widths(config, d)
+        for r in range(config.repeats)
+    ]
+
+
+def numerical_rank(eigs: np.ndarray, n: int) -> int:
+    """Eigenvalues above ``n * eps * max|eig|`` (the ``numpy.linalg.matrix_rank`` default)."""
+    tol = n * np.finfo(np.float64).eps * float(np.max(np.abs(eigs)))
+    return int(np.sum(eigs > tol))
+
+
+def run_task(params: dict, seed: int) -> list[dict]:
+    """Sample data, weights and random labels; measure the spectrum and the min-norm fit."""
+    from ntphase.data import random_labels, sample_sphere, sample_weights
+    from ntphase.kernels import infinite_kernel, nt_kernel
+    from ntphase.ridge import ridge_path
+    from ntphase.spectrum import eigenvalues
+
+    act, d, n, N = params["activation"], int(params["d"]), int(params["n"]), int(params["N"])
+    rng = np.random.default_rng(seed)
+    X = sample_sphere(n, d, rng)
+    W = sample_weights(N, d, rng, distribution=params.get("weights", "gaussian"))
+    y = random_labels(n, rng)
+    KN = nt_kernel(X, W, act)
+    eigs_N = eigenvalues(KN)
+    eigs_K = eigenvalues(infinite_kernel(X, act))
+    rank = numerical_rank(eigs_N, n)
+    with warnings.catch_warnings():
+        # below the threshold the lambda = 0 fit is the pseudo-inverse one: expected here
+        warnings.simplefilter("ignore")
+        path = ridge_path(KN, y, [0.0])
+    # RidgePath.train_error is the mean squared residual; relative to mean(y^2)
+    train_error = float(path.train_error[0] / np.mean(y**2))
+    ratio = N * d / n
+    values = {
+        "lambda_min_KN": float(eigs_N[0]),
+        "lambda_min_K": float(eigs_K[0]),
+        "rank_KN": float(rank),
+        "rank_deficit": float(min(n, N * d) - rank),
+        "dead_rows": float(np.sum(np.diag(KN) == 0.0)),
+        "train_error": train_error,
+    }
+    return [{"quantity": q, "value": v, "ratio": ratio} for q, v in values.items()]
+
+
+def theory_rows(config: Config) -> list[dict]:
+    """``gamma_{>l}``, the Gaussian-equivalent edge, the MP conjecture and the train-error line."""
+    from ntphase.sphere import gamma_above, level
+    from ntphase.theory import lambda_min_edge, lambda_min_mp_conjecture
+
+    n = config.n
+    grid = np.geomspace(min(config.ratios), max(config.ratios), 200)
+    rows: list[dict] = []
+    for act in config.activations:
+        for d in config.dims:
+            base = {"activation": act, "d": d, "n": n}
+            lev = level(n, d, act)
+            rows.append({**base, "quantity": "gamma_above", "value": float(gamma_above(act, d, lev)), "level": lev})
+            rows.append({**base, "quantity": "lambda_min_edge", "value": float(lambda_min_edge(act, d, n))})
+            Ns = np.unique(np.round(grid * n / d).astype(int))
+            Ns = Ns[Ns * d > n]
+            if len(Ns):
+                mp = np.atleast_1d(lambda_min_mp_conjecture(act, d, n, Ns))
+                rows += [{**base, "quantity": "mp_conjecture", "ratio": float(N * d / n), "N": int(N),
+                          "value": float(v)} for N, v in zip(Ns, mp)]
+            for r in grid:
+                rows.append({**base, "quantity": "train_error_theory", "ratio": float(r),
+                             "value": float(max(0.0, 1.0 - r))})
+    return rows
+
+
+def _theory_value(theory: pd.DataFrame, quantity: str, act: str, d: int) -> float:
+    sel = plots.select(theory, quantity=quantity, activation=act, d=d)
+    return float(sel["value"].iloc[0]) if len(sel) else float("nan")
+
+
+def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
+    """Measured relative errors: edge vs ``lambda_min(K)``, ``K_N`` vs ``K`` at the widest
+    grid point, the MP conjecture against ``lambda_min(K_N)`` for ``N d >= 2 n``, and the
+    min-norm training error against ``1 - N d / n`` below the threshold."""
+    from ntphase.theory import lambda_min_mp_conjecture
+
+    rows = []
+    for act in config.activations:
+        for d in config.dims:
+            sub = plots.select(table, activation=act, d=d)
+            if sub.empty:
+                continue
+            setting = f"{act}, d={d}, n={config.n}"
+            lam_K = float(sub.loc[sub["quantity"] == "lambda_min_K", "value"].mean())
+            edge = _theory_value(theory, "lambda_min_edge", act, d)
+            rows.append(_row("lambda_min(K): Gaussian-equivalent edge", setting, edge, lam_K))
+            gamma = _theory_value(theory, "gamma_above", act, d)
+            rows.append(_row("lambda_min(K) vs gamma_{>l}", setting, gamma, lam_K))
+            kn = plots.mean_se(sub[sub["quantity"] == "lambda_min_KN"], ["N", "ratio"])
+            top = kn.iloc[-1]
+            rows.append(_row(f"lambda_min(K_N) -> lambda_min(K) (Nd/n={top['ratio']:.3g})", setting,
+                             lam_K, float(top["mean"])))
+            above = kn[kn["ratio"] >= 2.0]
+            if len(above):
+                pred = np.atleast_1d(lambda_min_mp_conjecture(act, d, config.n, above["N"].to_numpy().astype(int)))
+                rel = np.abs(pred - above["mean"].to_numpy()) / np.abs(above["mean"].to_numpy())
+                worst = int(np.argmax(rel))
+                rows.append({
+                    "prediction": "MP conjecture gamma(1-sqrt(n/Nd))^2 (mean over Nd/n >= 2)",
+                    "setting": setting, "predicted": float(np.mean(pred)), "measured": float(above["mean"].mean()),
+                    "relative_error": float(np.mean(rel)),
+                    "note": f"worst {rel[worst]:.0%} at Nd/n={above['ratio'].iloc[worst]:.3g}",
+                })
+            tr = plots.mean_se(sub[sub["quantity"] == "train_error"], ["N", "ratio"])
+            below = tr[tr["ratio"] <= 0.5]
+            if len(below):
+                pred = 1.0 - below["ratio"].to_numpy()
+                meas = below["mean"].to_numpy()
+                rows.append({
+                    "prediction": "min-norm train error 1 - Nd/n (Nd/n <= 1/2)", "setting": setting,
+                    "predicted": float(np.mean(pred)), "measured": float(np.mean(meas)),
+                    "relative_error": float(np.mean(np.abs(pred - meas) / pred)), "note": "mean over grid points",
+                })
+    return rows
+
+
+def _row(prediction: str, setting: str, predicted: float, measured: float, note: str = "") -> dict:
+    rel = abs(predicted - measured) / abs(measured) if measured != 0 else float("inf")
+    return {"prediction": prediction, "setting": setting, "predicted": predicted, "measured": measured,
+            "relative_error": rel, "note": note}
+
+
+def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
+    """Figure ``phase_transition``: one row per activation; one ``lambda_min`` panel per d
+    (symlog axis so exact zeros stay visible), the min-norm training error, the rank deficit."""
+    if theory is None:
+        theory = pd.DataFrame(theory_rows(config))
+    acts, dims = config.activations, config.dims
+    fig, axes = plots.new_figure(len(acts), len(dims) + 2, width=3.9, height=3.3)
+    for a, act in enumerate(acts):
+        for j, d in enumerate(dims):
+            ax = axes[a, j]
+            sub = plots.select(table, activation=act, d=d)
+            _lambda_panel(ax, sub, theory, act, d, config.n)
+        ax_tr, ax_rank = axes[a, len(dims)], axes[a, len(dims) + 1]
+        for j, d in enumerate(dims):
+            sub = plots.select(table, activation=act, d=d)
+            tr = plots.mean_se(sub[sub["quantity"] == "train_error"], ["ratio"])
+            plots.simulation(ax_tr, tr["ratio"], tr["mean"], tr["se"], label=f"simulation, d={d}", i=j)
+            rk = plots.mean_se(sub[sub["quantity"] == "rank_deficit"], ["ratio"])
+            plots.simulation(ax_rank, rk["ratio"], rk["mean"], rk["se"], label=f"d={d}", i=j)
+        th = plots.select(theory, quantity="train_error_theory", activation=act, d=dims[0])
+        plots.theory(ax_tr, th["ratio"], th["value"], label=r"$\max(0, 1 - Nd/n)$", i=6)
+        ax_tr.set_xscale("log", base=2)
+        ax_tr.axvline(1.0, color="0.6", lw=0.8)
+        plots.finish(ax_tr, r"$Nd/n$", r"train error $\|y-\hat y\|^2/\|y\|^2$",
+                     f"{act}: min-norm NT fit of random labels")
+        ax_rank.set_xscale("log", base=2)
+        ax_rank.set_yscale("symlog", linthresh=1.0)
+        ax_rank.axvline(1.0, color="0.6", lw=0.8)
+        plots.finish(ax_rank, r"$Nd/n$", r"$\min(n, Nd) - \mathrm{rank}(K_N)$",
+                     f"{act}: rank deficit (dead rows)")
+    plots.caption(fig, f"n = {config.n}; markers: simulation (mean $\\pm$ s.e. over {config.repeats} seeds); "
+                       "lines: theory / reference; hollow x: single seeds with $\\lambda_{min}(K_N)=0$ numerically")
+    return plots.save_figure(fig, outdir, NAME)
+
+
+def _lambda_panel(ax, sub: pd.DataFrame, theory: pd.DataFrame, act: str, d: int, n: int) -> None:
+    kn = sub[sub["quantity"] == "lambda_min_KN"]
+    gamma = _theory_value(theory, "gamma_above", act, d)
+    edge = _theory_value(theory, "lambda_min_edge", act, d)
+    lam_K = float(sub.loc[sub["quantity"] == "lambda_min_K", "value"].mean())
+    # a zero eigenvalue at round-off level is plotted as 0 (symlog keeps it visible)
+    scale = max(gamma, lam_K) if np.isfinite(gamma) else lam_K
+    zero_tol = 1e-9 * scale
+    clipped = kn.assign(value=np.where(kn["value"] <= zero_tol, 0.0, kn["value"]))
+    agg = plots.mean_se(clipped, ["ratio"])
+    plots.simulation(ax, agg["ratio"], agg["mean"], agg["se"], label=r"$\lambda_{\min}(K_N)$ simulation", i=0)
+    zeros = clipped[clipped["value"] == 0.0]
+    above = zeros[zeros["ratio"] > 1.0]
+    if len(zeros):
+        ax.plot(zeros["ratio"], zeros["value"], "x", color=plots.color(1), ms=7, mew=1.2,
+                label=fr"$\lambda_{{\min}}(K_N)=0$ (seeds; {len(above)} above $Nd=n$)")
+    plots.hline(ax, lam_K, label=r"$\lambda_{\min}(K)$ simulation", i=2, style="-.")
+    if np.isfinite(edge):
+        plots.hline(ax, edge, label=r"$\lambda_{\min}(K)$ Gaussian-equiv. edge", i=4, style="-")
+    if np.isfinite(gamma):
+        plots.hline(ax, gamma, label=r"$\gamma_{>\ell}$ (self-induced ridge)", i=6, style="--")
+    mp = plots.select(theory, quantity="mp_conjecture", activation=act, d=d)
+    if len(mp):
+        meas = agg[agg["ratio"] >= 2.0]
+        note = ""
+        if len(meas):
+            pred = np.interp(np.log(meas["ratio"]), np.log(mp["ratio"]), mp["value"])
+            rel = np.mean(np.abs(pred - meas["mean"]) / np.abs(meas["mean"]))
+            note = f", mean err {rel:.0%}"
+        plots.theory(ax, mp["ratio"], mp["value"], label=fr"MP curve (conjecture{note})", i=3, style=":")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("symlog", linthresh=max(1e-3 * scale, 1e-12), linscale=0.5)
+    ax.set_ylim(bottom=-0.05 * scale * 1e-3)
+    ax.axvline(1.0, color="0.6", lw=0.8)
+    plots.finish(ax, r"$Nd/n$ (parameters / samples)", r"$\lambda_{\min}$", f"{act}, d = {d}, n = {n}",
+                 loc="lower right")
