@@ -60,6 +60,7 @@ __all__ = [
     "load_plan",
     "save_plan",
     "assemble",
+    "sweep_status",
     "write_run_info",
 ]
 
@@ -144,7 +145,8 @@ def task_key(experiment: str, params: Mapping[str, Any]) -> str:
         raise TypeError(f"experiment must be a non-empty string, got {experiment!r}")
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict, got {type(params).__name__}")
-    text = canonical_json({"experiment": experiment, "params": dict(params)})
+    plain = _canonical(dict(params), "params")
+    text = canonical_json({"experiment": experiment, "params": plain})
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
 
@@ -435,6 +437,56 @@ def save_plan(
         "tasks": [{"key": k, "params": json.loads(canonical_json(p))} for k, p in tasks],
     }
     _write_json(Path(outdir) / "plan.json", plan)
+
+
+def sweep_status(outdir: str | os.PathLike, verify: bool = False) -> dict:
+    """Done / failed / remaining tasks of the sweep planned in ``outdir/plan.json``.
+
+    A task is *done* when its part is valid (``verify=False``: footer, key and
+    row count only, cheap; ``verify=True``: full check as in ``read_part``),
+    *failed* when it is not done and the manifest records a failure, and
+    *remaining* otherwise (never run, interrupted, or its part is corrupt).
+
+    Returns
+    -------
+    dict
+        ``experiment``, ``total``, ``done`` (list of keys), ``failed`` (list of
+        dicts ``key, attempts, error`` with the last line of the traceback),
+        ``remaining`` (list of keys).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``outdir/plan.json`` does not exist (not a sweep directory).
+    """
+    outdir = Path(outdir)
+    plan = load_plan(outdir)
+    if plan is None:
+        raise FileNotFoundError(
+            f"{outdir / 'plan.json'} not found: {outdir} is not a sweep results directory"
+        )
+    manifest = load_manifest(outdir)
+    done, failed, remaining = [], [], []
+    for task in plan["tasks"]:
+        key = task["key"]
+        entry = manifest.get("tasks", {}).get(key, {})
+        if verify_part(outdir, key, full=verify):
+            done.append(key)
+        elif entry.get("status") == "failed":
+            lines = [ln for ln in (entry.get("error") or "").strip().splitlines() if ln.strip()]
+            failed.append(
+                {"key": key, "attempts": entry.get("attempts"),
+                 "error": lines[-1].strip() if lines else "", "params": task["params"]}
+            )
+        else:
+            remaining.append(key)
+    return {
+        "experiment": plan.get("experiment"),
+        "total": len(plan["tasks"]),
+        "done": done,
+        "failed": failed,
+        "remaining": remaining,
+    }
 
 
 # ---------------------------------------------------------------- assemble

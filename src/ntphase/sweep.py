@@ -258,23 +258,36 @@ def _make_progress(name: str, total: int, skipped: int) -> Any:
 
 
 def _local_cluster(workers: int, blas_threads: int) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` processes on 127.0.0.1, one
+    task thread each, whose processes start with ``blas_threads`` BLAS threads."""
     import logging
 
     import dask
     from distributed import LocalCluster
 
     env = {var: str(blas_threads) for var in BLAS_ENV_VARS}
-    # pre-spawn-environ is applied before the worker process starts, so the BLAS
-    # library reads it when NumPy is first imported there
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        return LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+    # The nanny reads "pre-spawn-environ" (letting the driver's own environment
+    # override it) and sets it before spawning, so the BLAS library sees it when
+    # NumPy is first imported in the worker; ``env`` is applied again in the worker.
+    saved = {var: os.environ.get(var) for var in BLAS_ENV_VARS}
+    try:
+        os.environ.update(env)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+            return LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+                silence_logs=logging.ERROR,
+                env=env,
+            )
+    finally:  # the driver's own environment is left as it was
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def run_sweep(

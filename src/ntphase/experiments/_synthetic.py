@@ -21,6 +21,9 @@ parameters make it slow, fail, or crash, to exercise the sweep machinery:
     Kill the whole process with ``os._exit(3)`` unless ``<dir>/crash-<seed>``
     exists (creating it first): the first attempt dies like a killed worker.
     Never use this with the serial executor (it would kill the driver).
+``report_threads`` (bool)
+    Add a row ``blas_threads``: the BLAS pool size seen inside the task
+    (threadpoolctl), to check the executors' thread settings.
 """
 
 from __future__ import annotations
@@ -66,8 +69,14 @@ def run_task(params: dict, seed: int) -> list[dict]:
     W = G @ G.T / m
     for _ in range(int(params.get("repeat", 1))):
         eigs = np.linalg.eigvalsh(W)
-    return [
+    rows = [
         {"quantity": "lambda_min", "value": float(eigs[0])},
         {"quantity": "lambda_max", "value": float(eigs[-1])},
         {"quantity": "trace", "value": float(np.trace(W)), "note": "sum of eigenvalues"},
     ]
+    if params.get("report_threads"):
+        from threadpoolctl import threadpool_info
+
+        blas = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        rows.append({"quantity": "blas_threads", "value": float(max(blas, default=0))})
+    return rows
