@@ -624,7 +624,7 @@ ACTIVATIONS: dict[str, Activation] = {
     "tanh": Activation("tanh", "numeric", (0.0,), _tanh, _dtanh),
     "erf": Activation("erf", "erf", (0.0,), None, None, _erf_np, _derf_np),
     "sigmoid": Activation("sigmoid", "numeric", (0.0,), _sigmoid, _dsigmoid),
-    "softplus": Activation("softplus", "numeric", (0.0,), _softplus, _dsigmoid),
+    "softplus": Activation("softplus", "numeric", (0.0,), _softplus, _sigmoid),  # softplus' = sigmoid
     "gelu": Activation("gelu", "numeric", (0.0,), None, None, _gelu_np, _dgelu_np),
 }
 
