@@ -542,9 +542,17 @@ class TrainingResult:
 
 
 def _min_norm_predictions(K0, y, K_cross):
+    """Test predictions ``K(X_test, X) K^+ y`` of the NT min-norm interpolator.
+
+    This is the limit of gradient descent on the linearized model from ``f_0 = 0``
+    also when ``K`` is singular (``N d / 2 < n``): the pseudo-inverse is then the
+    intended answer, so ridge's warning about dropped eigenvalues is silenced here.
+    """
     from ntphase.ridge import min_norm_interpolator
 
-    coef = np.asarray(min_norm_interpolator(K0, y), dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        coef = np.asarray(min_norm_interpolator(K0, y), dtype=np.float64)
     return K_cross @ coef
 
 
@@ -701,7 +709,7 @@ def train_network(
                 row["test_error"] = float(np.mean((f_test - y_test) ** 2))
             if int_norm is not None and int_norm > 0:
                 row["interpolator_distance"] = float(np.linalg.norm(f_test - interpolator_predictions) / int_norm)
-        if record_kernel:
+        if record_kernel and np.all(np.isfinite(W)) and np.all(np.isfinite(b)):
             Kt = _tangent_kernel(X, W, b, act, layers)
             row["kernel_movement"] = _op_norm_symmetric(Kt - K0) / K0_norm
         records.append(row)

@@ -1,0 +1,341 @@
+"""Experiment 5: lazy training of the real network (THEORY.md section 8).
+
+Gradient descent on the first-layer weights of the symmetric two-layer network
+with output scale ``alpha`` (:mod:`ntphase.training`) on random labels
+(``y_i`` i.i.d. N(0, 1)):
+
+- *Training curves* (one task per ``(ratio, repeat)``, ``alpha = curve_alpha``):
+  the training mse relative to its start, ``mse_t / mse_0``, recorded along the run
+  (simulation) next to the linearized prediction
+  ``(1/n) sum_i (1 - eta lambda_i)^(2t) <v_i, y>^2 / mse_0`` computed from the
+  same run's kernel ``K_N(W_0)`` (:func:`ntphase.training.linearized_loss_curve`).
+  ``ratio = p / n`` with ``p = N d / 2`` the number of effective NT parameters of
+  the symmetric network (``N/2`` pairs of units share ``w``; see
+  :func:`ntphase.training.tangent_dimension`), so the interpolation threshold is
+  at ``ratio = 1``; the total number of first-layer weights is ``N d = 2 p``.
+  Below it the loss plateaus at the floor ``||(I - P) y||^2 / ||y||^2``, whose
+  expectation for isotropic labels is ``1 - ratio`` (theory row
+  ``expected_floor``); above it the loss decays to zero at the rate
+  ``-2 log(1 - eta lambda_min(K_N))``.
+- *Lazy limit* (one task per repeat, all ``alphas`` on the same data and the same
+  initialization): the relative L2 distance between the network's test
+  predictions and those of the NT min-norm interpolator
+  ``K_N(x, X) K_N^+ y`` at the end of training, the relative weight movement and
+  the relative kernel movement, against ``alpha``. The lazy theory (Chizat,
+  Oyallon & Bach 2019) says they vanish as ``alpha -> infinity``, like
+  ``1/alpha`` for a smooth activation (reference slope in the figure).
+
+Rows (``run_task``): ``quantity`` and ``value`` with the columns ``kind``
+(``"curve"`` or ``"alpha"``), ``ratio``, ``N``, ``alpha``, ``source``
+(``"simulation"`` or ``"linearized"``: a prediction from the run's own kernel) and,
+for curve points, ``step``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+
+from ntphase import plots
+from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing
+
+NAME = "lazy_training"
+
+#: relative-loss window of the measured linear rate (the tail of the run, where
+#: the slowest eigendirection of K_N dominates the residual)
+RATE_WINDOW = (1e-4, 1e-8)
+
+
+class Config(ExperimentConfig):
+    """Lazy training of random labels (defaults: the quick preset, ~15 s on 2 cores).
+
+    Attributes
+    ----------
+    activation : str
+        Activation of the network.
+    n, d : int
+        Training samples (on the sphere of radius ``sqrt(d)``) and input dimension.
+    n_test : int
+        Test points for the distance to the NT interpolator.
+    ratios : list of float
+        Values of ``p / n = (N/2) d / n`` for the training curves (increasing, > 0);
+        each gives ``N = 2 max(1, round(ratio n / d))`` units.
+    curve_alpha : float
+        Output scale of the training-curve runs (large: lazy).
+    alphas : list of float
+        Output scales of the lazy-limit sweep (increasing, > 0).
+    alpha_ratio : float
+        ``p / n`` of the lazy-limit sweep (> 1, so the labels can be interpolated).
+    steps : int
+        Step budget of every run.
+    tol : float
+        Runs stop at ``mse <= tol * mse_0``.
+    curve_points : int
+        Recorded points per training curve.
+    weights : {"gaussian", "sphere"}
+        First-layer initialization.
+    """
+
+    experiment: Literal["lazy_training"] = NAME
+    repeats: int = Field(2, ge=1, le=10_000, description="independent seeds per grid point")
+    activation: str = "relu"
+    n: int = Field(100, ge=2, le=20_000)
+    d: int = Field(10, ge=2, le=10_000)
+    n_test: int = Field(400, ge=1, le=200_000)
+    ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0])
+    curve_alpha: float = Field(1e4, gt=0)
+    alphas: list[float] = Field(default_factory=lambda: [0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 1e4])
+    alpha_ratio: float = Field(4.0, gt=1.0)
+    steps: int = Field(20_000, ge=1, le=10_000_000)
+    tol: float = Field(1e-10, ge=1e-14, lt=1, description="relative loss at which a run stops (>= 1e-14: float64)")
+    curve_points: int = Field(60, ge=2, le=100_000)
+    weights: Literal["gaussian", "sphere"] = "gaussian"
+
+    @field_validator("activation")
+    @classmethod
+    def _activation(cls, value: str) -> str:
+        return check_activation_name(value)
+
+    @field_validator("ratios", "alphas")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        return check_increasing(value)
+
+
+def width_for(ratio: float, n: int, d: int) -> int:
+    """Even width ``N = 2 max(1, round(ratio n / d))`` so that ``(N/2) d / n ~ ratio``."""
+    return 2 * max(1, int(round(ratio * n / d)))
+
+
+def tasks(config: Config) -> list[dict]:
+    """One task per (ratio, repeat) for the curves and one per repeat for the alpha sweep."""
+    base = {"activation": config.activation, "n": config.n, "d": config.d, "n_test": config.n_test,
+            "steps": config.steps, "tol": config.tol, "weights": config.weights}
+    out = []
+    for ratio in config.ratios:
+        N = width_for(ratio, config.n, config.d)
+        for r in range(config.repeats):
+            out.append({**base, "kind": "curve", "ratio": float(ratio), "N": N, "alpha": float(config.curve_alpha),
+                        "curve_points": config.curve_points, "repeat": r})
+    N = width_for(config.alpha_ratio, config.n, config.d)
+    for r in range(config.repeats):
+        out.append({**base, "kind": "alpha", "ratio": float(config.alpha_ratio), "N": N,
+                    "alphas": [float(a) for a in config.alphas], "repeat": r})
+    return out
+
+
+def _sample(params: dict, rng: np.random.Generator):
+    from ntphase.data import random_labels, sample_sphere
+
+    n, d = int(params["n"]), int(params["d"])
+    X = sample_sphere(n, d, rng)
+    y = random_labels(n, rng)
+    X_test = sample_sphere(int(params["n_test"]), d, rng)
+    return X, y, X_test
+
+
+def _curve_rows(params: dict, seed: int) -> list[dict]:
+    from ntphase.training import (
+        fit_linear_rate,
+        linearized_loss_curve,
+        linearized_loss_floor,
+        predicted_rate,
+        train_network,
+    )
+
+    rng = np.random.default_rng(seed)
+    X, y, X_test = _sample(params, rng)
+    N, alpha, steps = int(params["N"]), float(params["alpha"]), int(params["steps"])
+    res = train_network(X, y, params["activation"], N, alpha, steps=steps, tol=float(params["tol"]), rng=rng,
+                        X_test=X_test, record_every=max(1, steps // 10), weights=params.get("weights", "gaussian"))
+    n = X.shape[0]
+    mse0 = res.initial_loss
+    npts = int(params.get("curve_points", 60))
+    idx = np.unique(np.round(np.linspace(0, res.loss_steps.size - 1, npts)).astype(int))
+    at = res.loss_steps[idx]
+    lin = linearized_loss_curve(res.kernel, y, res.lr, at)
+    common = {"kind": "curve", "ratio": float(params["ratio"]), "N": N, "alpha": alpha,
+              "p": N * X.shape[1] // 2, "n": n}
+    rows = []
+    for s, v_sim, v_lin in zip(at, res.loss_curve[idx], lin):
+        rows.append({**common, "quantity": "relative_train_loss", "source": "simulation", "step": int(s),
+                     "value": float(v_sim / mse0)})
+        rows.append({**common, "quantity": "relative_train_loss", "source": "linearized", "step": int(s),
+                     "value": float(v_lin / mse0)})
+    eigs = np.linalg.eigvalsh(res.kernel)
+    last = res.history.iloc[-1]
+    scalars = [
+        ("final_relative_loss", "simulation", res.final_loss / mse0),
+        ("floor", "linearized", linearized_loss_floor(res.kernel, y) / mse0),
+        ("predicted_rate", "linearized", predicted_rate(eigs, res.lr)),
+        ("lambda_min", "linearized", float(eigs[0])),
+        ("lambda_max", "linearized", float(eigs[-1])),
+        ("lr", "simulation", res.lr),
+        ("steps_run", "simulation", float(res.steps)),
+        ("weight_movement", "simulation", float(last["weight_movement"])),
+        ("kernel_movement", "simulation", float(last["kernel_movement"])),
+        ("interpolator_distance", "simulation", float(last["interpolator_distance"])),
+    ]
+    try:
+        scalars.append(("measured_rate", "simulation", fit_linear_rate(res.loss_curve, res.loss_steps, RATE_WINDOW)))
+    except ValueError:
+        pass  # the run did not reach the rate window (plateau below the threshold)
+    rows += [{**common, "quantity": q, "source": src, "value": float(v)} for q, src, v in scalars]
+    return rows
+
+
+def _alpha_rows(params: dict, seed: int) -> list[dict]:
+    from ntphase.training import train_network
+
+    rng = np.random.default_rng(seed)
+    X, y, X_test = _sample(params, rng)
+    init_seed = int(rng.integers(2**63 - 1))
+    N, steps = int(params["N"]), int(params["steps"])
+    common = {"kind": "alpha", "ratio": float(params["ratio"]), "N": N, "p": N * X.shape[1] // 2, "n": X.shape[0],
+              "source": "simulation"}
+    rows: list[dict] = []
+    interp = None
+    for alpha in params["alphas"]:
+        # same data and the same initialization (init_seed) for every alpha
+        res = train_network(X, y, params["activation"], N, float(alpha), steps=steps, tol=float(params["tol"]),
+                            rng=init_seed, X_test=X_test, record_every=steps, interpolator_predictions=interp,
+                            weights=params.get("weights", "gaussian"))
+        interp = res.interpolator_predictions
+        last = res.history.iloc[-1]
+        for q, v in [("interpolator_distance", last["interpolator_distance"]),
+                     ("weight_movement", last["weight_movement"]),
+                     ("kernel_movement", last["kernel_movement"]),
+                     ("final_relative_loss", res.final_loss / res.initial_loss),
+                     ("steps_run", float(res.steps))]:
+            rows.append({**common, "alpha": float(alpha), "quantity": q, "value": float(v)})
+    return rows
+
+
+def run_task(params: dict, seed: int) -> list[dict]:
+    """Train on fresh random labels; tidy rows (``quantity``, ``value``, ``source``, ...)."""
+    kind = params.get("kind")
+    if kind == "curve":
+        return _curve_rows(params, seed)
+    if kind == "alpha":
+        return _alpha_rows(params, seed)
+    raise ValueError(f"params['kind'] must be 'curve' or 'alpha', got {kind!r}")
+
+
+def theory_rows(config: Config) -> list[dict]:
+    """Expected relative floor ``max(0, 1 - p/n)`` of each training curve.
+
+    For ``y`` with i.i.d. N(0, 1) entries and a kernel of rank ``min(n, p)``,
+    ``E ||(I - P) y||^2 = n - rank`` and ``E ||y||^2 = n``, so the ratio of
+    expectations is ``1 - min(1, p/n)`` (ReLU dead samples can raise the rank
+    deficit slightly, THEORY.md section 4).
+    """
+    rows = []
+    for ratio in config.ratios:
+        N = width_for(ratio, config.n, config.d)
+        p = N * config.d // 2
+        rows.append({"quantity": "expected_floor", "kind": "curve", "ratio": float(ratio), "N": N, "p": p,
+                     "source": "theory", "value": float(max(0.0, 1.0 - p / config.n))})
+    return rows
+
+
+def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
+    """Measured vs predicted: plateau vs the linearized floor (``p < n``), measured vs
+    predicted linear rate (``p > n``), and the distance to the NT interpolator at the
+    largest ``alpha`` (prediction 0; the relative error column is the distance)."""
+    rows = []
+    curves = table[table["kind"] == "curve"] if "kind" in table.columns else table.iloc[0:0]
+    setting = f"{config.activation}, n={config.n}, d={config.d}, alpha={config.curve_alpha:g}"
+    for ratio in config.ratios:
+        sub = curves[curves["ratio"] == ratio]
+        if sub.empty:
+            continue
+        final = sub.loc[sub["quantity"] == "final_relative_loss", "value"].mean()
+        floor = sub.loc[sub["quantity"] == "floor", "value"].mean()
+        if ratio < 1 and floor > 0:
+            rows.append({"prediction": f"loss plateau = linearized floor ||(I-P)y||^2/||y||^2 (p/n={ratio:g})",
+                         "setting": setting, "predicted": float(floor), "measured": float(final),
+                         "relative_error": float(abs(final - floor) / floor), "note": "mean over seeds"})
+        meas = sub.loc[sub["quantity"] == "measured_rate", "value"]
+        pred = sub.loc[sub["quantity"] == "predicted_rate", "value"]
+        if ratio > 1 and len(meas) and float(pred.mean()) > 0:
+            rows.append({"prediction": f"linear rate -2 log(1 - eta lambda_min(K_N)) (p/n={ratio:g})",
+                         "setting": setting, "predicted": float(pred.mean()), "measured": float(meas.mean()),
+                         "relative_error": float(abs(meas.mean() - pred.mean()) / pred.mean()),
+                         "note": f"slope of log loss for relative loss in {RATE_WINDOW}"})
+    if "kind" in table.columns:
+        sweep = table[(table["kind"] == "alpha") & (table["quantity"] == "interpolator_distance")]
+        if len(sweep):
+            top = sweep[sweep["alpha"] == sweep["alpha"].max()]["value"].mean()
+            rows.append({"prediction": "network -> NT min-norm interpolator (relative L2 on test points)",
+                         "setting": f"{config.activation}, p/n={config.alpha_ratio:g}, alpha={sweep['alpha'].max():g}",
+                         "predicted": 0.0, "measured": float(top), "relative_error": float(top),
+                         "note": "relative_error is the distance itself"})
+    return rows
+
+
+def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
+    """Figure ``lazy_training``: (a) relative training loss vs step for each ``p/n``
+    (markers: simulation; lines: linearized prediction from the run's kernel; dashed:
+    expected floor), (b) distance to the NT interpolator vs ``alpha`` (log-log),
+    (c) weight and kernel movement vs ``alpha``."""
+    if theory is None:
+        theory = pd.DataFrame(theory_rows(config))
+    fig, axes = plots.new_figure(1, 3, width=4.4, height=3.6)
+    ax = axes[0, 0]
+    curves = plots.select(table, kind="curve", quantity="relative_train_loss")
+    for i, ratio in enumerate(config.ratios):
+        sub = curves[curves["ratio"] == ratio]
+        for r, (_, run) in enumerate(sub.groupby("task_key" if "task_key" in sub.columns else "repeat", sort=True)):
+            sim = run[run["source"] == "simulation"].sort_values("step")
+            lin = run[run["source"] == "linearized"].sort_values("step")
+            first = r == 0
+            plots.theory(ax, lin["step"], lin["value"], i=i, label="linearized (same $K_N$)" if first and i == 0 else None)
+            plots.simulation(ax, sim["step"], sim["value"], i=i, ms=3.5,
+                             label=f"$p/n$ = {ratio:g}" if first else None)
+        th = plots.select(theory, quantity="expected_floor", ratio=float(ratio))
+        if len(th) and float(th["value"].iloc[0]) > 0:
+            plots.hline(ax, float(th["value"].iloc[0]), label="$1 - p/n$ (expected floor)" if i == 0 else None,
+                        i=i, lw=0.9)
+    ax.set_yscale("log")
+    plots.finish(ax, "step $t$", r"$\mathrm{mse}_t / \mathrm{mse}_0$",
+                 rf"{config.activation}, n={config.n}, d={config.d}, $\alpha$={config.curve_alpha:g}", loc="lower left")
+
+    sweep = plots.select(table, kind="alpha")
+    ax = axes[0, 1]
+    dist = plots.mean_se(sweep[sweep["quantity"] == "interpolator_distance"], ["alpha"])
+    if len(dist):
+        plots.simulation(ax, dist["alpha"], dist["mean"], dist["se"], label="network vs NT interpolator", i=0)
+        _reference_slope(ax, dist["alpha"].to_numpy(), dist["mean"].to_numpy())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plots.finish(ax, r"output scale $\alpha$", r"$\|f_\alpha - f_{\mathrm{NT}}\|_2 / \|f_{\mathrm{NT}}\|_2$ (test)",
+                 rf"lazy limit, $p/n$ = {config.alpha_ratio:g}")
+    ax = axes[0, 2]
+    for i, (q, lab) in enumerate([("weight_movement", r"$\|W_t - W_0\|_F / \|W_0\|_F$"),
+                                  ("kernel_movement", r"$\|K_t - K_0\|_{op} / \|K_0\|_{op}$")]):
+        agg = plots.mean_se(sweep[sweep["quantity"] == q], ["alpha"])
+        agg = agg[agg["mean"] > 0]
+        if len(agg):
+            plots.simulation(ax, agg["alpha"], agg["mean"], agg["se"], label=lab, i=i + 1)
+            if i == 0:
+                _reference_slope(ax, agg["alpha"].to_numpy(), agg["mean"].to_numpy())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    plots.finish(ax, r"output scale $\alpha$", "relative movement (end of training)", "weights and kernel")
+    plots.caption(fig, f"random labels; p = N d / 2 NT parameters (symmetric pairs); markers: simulation "
+                       f"({config.repeats} seeds); lines: linearized GD on $K_N(W_0)$ / references")
+    return plots.save_figure(fig, outdir, NAME)
+
+
+def _reference_slope(ax, x: np.ndarray, y: np.ndarray) -> None:
+    """Dashed ``1/alpha`` reference through the largest-alpha point."""
+    good = np.isfinite(y) & (y > 0)
+    if not np.any(good):
+        return
+    x0, y0 = x[good][-1], y[good][-1]
+    grid = np.geomspace(x.min(), x.max(), 50)
+    plots.theory(ax, grid, y0 * x0 / grid, label=r"$\propto 1/\alpha$ (reference)", i=6, style="--", lw=1.0)
