@@ -40,6 +40,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ntphase._validation import check_choice, check_float, check_int
+from ntphase.sphere import ZERO_TOL
 
 __all__ = [
     "XI_ZERO_RTOL",
@@ -62,10 +63,11 @@ __all__ = [
     "theory_summary",
 ]
 
-#: A degree is absent when ``B(d,k) xi_{d,k} <= XI_ZERO_RTOL * H(1)``: the quadrature
-#: returns ~1e-17 instead of an exact zero for ReLU's odd degrees, while every
-#: present degree up to ``KMAX_CAP`` carries far more than 1e-12 of ``H(1)``.
-XI_ZERO_RTOL = 1e-12
+#: A degree is absent when ``B(d,k) xi_{d,k} <= XI_ZERO_RTOL * H(1)``
+#: (:meth:`ntphase.sphere.SphereSpectrum.positive`, the rule that also defines the
+#: level): the quadrature returns ~1e-17 instead of an exact zero for ReLU's odd
+#: degrees. The tail ``T`` is set to 0 below the same threshold.
+XI_ZERO_RTOL = ZERO_TOL
 #: Default ``kmax`` keeps the degrees until their cumulative dimension reaches
 #: ``KMAX_DIM_FACTOR * n`` and then one more: degrees with ``B(d,k)`` up to ~n (and
 #: beyond) are explicit, the rest have ``xi << kappa`` and enter through ``T``.
@@ -143,10 +145,14 @@ class _Spectrum:
         self.H1 = float(spec.H1)
         self.multiplicity = np.asarray(spec.multiplicity, dtype=np.float64)
         self.xi_raw = np.asarray(spec.xi, dtype=np.float64)
-        self.present = self.multiplicity * np.abs(self.xi_raw) > XI_ZERO_RTOL * abs(self.H1)
+        self.present = np.asarray(spec.positive(), dtype=bool)
         self.xi = np.where(self.present, self.xi_raw, 0.0)
-        tail = self.H1 - float(np.sum(self.multiplicity * self.xi))
-        self.tail = tail if tail > XI_ZERO_RTOL * abs(self.H1) else 0.0
+
+    def head(self, kmax: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """``(B, xi, T)`` keeping degrees ``0..kmax`` explicit, ``T = H(1) - sum_{k<=kmax} B xi``."""
+        B, xi = self.multiplicity[: kmax + 1], self.xi[: kmax + 1]
+        tail = self.H1 - float(np.sum(B * xi))
+        return B, xi, (tail if tail > XI_ZERO_RTOL * abs(self.H1) else 0.0)
 
     def gamma_above(self, level: int) -> float:
         """``H(1) - sum_{k<=level} B xi`` (head subtracted from ``H(1)``, never a tail sum)."""
@@ -446,18 +452,16 @@ def spike_prediction(activation: Any, d: int, n: int, level: int | None = None, 
 def lambda_min_edge(activation: Any, d: int, n: Any, kmax: int | None = None, layers: str = "first"):
     """Gaussian-equivalent prediction of ``lambda_min(K)`` (:func:`silverstein_edge`).
 
-    Degrees ``0..kmax`` explicit (default :func:`default_kmax` at the largest ``n``),
+    Degrees ``0..kmax`` explicit (default :func:`default_kmax` for each ``n``),
     the rest as ``T I``. Vectorized over ``n`` (scalar in, float out). If the kept
     degrees have total dimension ``<= n`` the prediction is ``T`` (no gap; see
     :func:`silverstein_edge`). Cost: ``O(kmax)`` per ``n`` plus one spectrum.
     """
     d, layers = _check_common(d, layers)
     n_arr = _as_int_array("n", n, minimum=1)
-    if kmax is None:
-        kmax = default_kmax(d, int(np.max(n_arr)))
-    kmax = check_int("kmax", kmax, minimum=0)
-    spec = _spectrum(activation, d, kmax, layers)
-    return _broadcast_loop(lambda m: silverstein_edge(m, spec.multiplicity, spec.xi, spec.tail), n_arr)
+    kmaxes = _kmaxes(d, n_arr, kmax, 0)
+    spec = _spectrum(activation, d, max(kmaxes.values()), layers)
+    return _broadcast_loop(lambda m: silverstein_edge(m, *spec.head(kmaxes[int(m)])), n_arr)
 
 
 def lambda_min_mp_conjecture(activation: Any, d: int, n: Any, N: Any, layers: str = "first"):
@@ -506,19 +510,30 @@ def asymptotic_risk(energies: Mapping, level: Any, activation: Any = None, d: in
     return _broadcast_loop(one, lev)
 
 
+def _kmaxes(d: int, n_arr: np.ndarray, kmax: Any, degrees: int) -> dict[int, int]:
+    """``kmax`` per distinct ``n``: the given one, or :func:`default_kmax` (so that a vectorized
+    call returns exactly what the scalar calls return)."""
+    if kmax is not None:
+        kmax = check_int("kmax", kmax, minimum=0)
+        return {int(m): kmax for m in np.unique(n_arr)}
+    return {int(m): default_kmax(d, int(m), degrees=degrees) for m in np.unique(n_arr)}
+
+
 def _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers):
+    """Validate, build one spectrum, and return ``parts(n) -> (B, xi, T, c_k^2, E_above)``."""
     d, layers = _check_common(d, layers)
     n_arr = _as_int_array("n", n, minimum=1)
     ridge_arr = _as_ridge_array(ridge)
     en = _energies(energies)
     noise = check_float("noise", noise, minimum=0.0)
-    top = max(en, default=0)
-    if kmax is None:
-        kmax = default_kmax(d, int(np.max(n_arr)), degrees=top)
-    kmax = check_int("kmax", kmax, minimum=0)
-    spec = _spectrum(activation, d, kmax, layers)
-    per_degree, above = _degree_energies(en, kmax)
-    return d, layers, n_arr, ridge_arr, noise, spec, per_degree, above
+    kmaxes = _kmaxes(d, n_arr, kmax, max(en, default=0))
+    spec = _spectrum(activation, d, max(kmaxes.values()), layers)
+
+    def parts(m: float):
+        k = kmaxes[int(m)]
+        return (*spec.head(k), *_degree_energies(en, k))
+
+    return d, layers, n_arr, ridge_arr, noise, parts
 
 
 def krr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noise: float = 0.0,
@@ -533,11 +548,8 @@ def krr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noi
     (:func:`krr_risk_spectral`). ``energies``: mapping degree -> ``c_k^2``.
     Vectorized over ``n`` and ``ridge`` (broadcast). Cost ``O(kmax)`` per point.
     """
-    d, layers, n_arr, ridge_arr, noise, spec, e, above = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
-    return _broadcast_loop(
-        lambda nn, lam: krr_risk_spectral(nn, lam, spec.multiplicity, spec.xi, spec.tail, e, above, noise),
-        n_arr, ridge_arr,
-    )
+    d, layers, n_arr, ridge_arr, noise, parts = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
+    return _broadcast_loop(lambda nn, lam: krr_risk_spectral(nn, lam, *parts(nn), noise), n_arr, ridge_arr)
 
 
 def prr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noise: float = 0.0,
@@ -564,7 +576,8 @@ def prr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noi
         l = levels[int(nn)]
         spec = specs[l]
         e, above = _degree_energies(en, l)
-        return krr_risk_spectral(nn, lam + spec.gamma_above(l), spec.multiplicity, spec.xi, 0.0, e, above, noise)
+        B, xi, _ = spec.head(l)
+        return krr_risk_spectral(nn, lam + spec.gamma_above(l), B, xi, 0.0, e, above, noise)
 
     return _broadcast_loop(one, n_arr, ridge_arr)
 
@@ -581,11 +594,10 @@ def nt_ridge_risk(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies:
     measured in ``tests/test_theory_vs_simulation.py``. Vectorized over ``n``, ``N``
     and ``ridge`` (broadcast). Tends to :func:`krr_risk` as ``N -> inf``.
     """
-    d, layers, n_arr, ridge_arr, noise, spec, e, above = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
+    d, layers, n_arr, ridge_arr, noise, parts = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
     N_arr = _as_int_array("N", N, minimum=1)
     return _broadcast_loop(
-        lambda nn, NN, lam: rf_risk_spectral(nn, num_features(int(NN), d, layers), lam, spec.multiplicity,
-                                             spec.xi, spec.tail, e, above, noise),
+        lambda nn, NN, lam: rf_risk_spectral(nn, num_features(int(NN), d, layers), lam, *parts(nn), noise),
         n_arr, N_arr, ridge_arr,
     )
 
@@ -602,6 +614,7 @@ def theory_summary(activation: Any, d: int, n: int, lmax: int, layers: str = "fi
     """
     from ntphase.activations import get_activation
     from ntphase.sphere import level as _level
+    from ntphase.sphere import multiplicity
 
     d, layers = _check_common(d, layers)
     n = check_int("n", n, minimum=1)
@@ -628,9 +641,9 @@ def theory_summary(activation: Any, d: int, n: int, lmax: int, layers: str = "fi
         "degrees": [
             {
                 "degree": k,
-                "multiplicity": int(spec.multiplicity[k]),
-                "xi": float(spec.xi[k]),
-                "multiplicity_times_xi": float(spec.multiplicity[k] * spec.xi[k]),
+                "multiplicity": multiplicity(d, k),
+                "xi": float(spec.xi_raw[k]),
+                "multiplicity_times_xi": float(spec.multiplicity[k] * spec.xi_raw[k]),
                 "present": bool(spec.present[k]),
             }
             for k in range(lmax + 1)
