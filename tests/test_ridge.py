@@ -14,7 +14,7 @@ import pytest
 from scipy.linalg import LinAlgWarning
 from sklearn.kernel_ridge import KernelRidge
 
-from ntphase import ridge
+from ntphase import data, ridge
 
 RNG_SEED = 20220901
 
@@ -275,7 +275,6 @@ def test_split_test_error_adds_exact_energies():
     # (c2/2)^2 + c3^2. split_test_error must estimate only (c2/2)^2 by Monte Carlo
     # and add c3^2 exactly: checked within 4 of its standard errors, and its SE
     # must be smaller than the plain test_error SE (which also carries q3's spread).
-    data = pytest.importorskip("ntphase.data")
     d, m = 10, 4000
     rng = np.random.default_rng(RNG_SEED + 9)
     v = rng.standard_normal(d)
@@ -291,15 +290,12 @@ def test_split_test_error_adds_exact_energies():
     plain_mean, plain_se = ridge.test_error(y_pred, target(X))
     assert se < plain_se
     # everything exact: a perfect fit of the rest gives exactly the exact energies
-    mean_all, se_all = ridge.split_test_error(target(X) - 0.5 * _q(data, d, 3, v, X),
-                                             target, X, exact_degrees=[3])
-    assert mean_all == pytest.approx(c[3] ** 2, abs=1e-20) and se_all == 0.0
+    # (rounding only: |f_rest - y_pred| ~ 1e-16, squared ~ 1e-32)
+    perfect = data.HarmonicTarget(d, {1: c[1], 2: c[2]}, direction=v)(X)
+    mean_all, se_all = ridge.split_test_error(perfect, target, X, exact_degrees=[3])
+    assert mean_all == pytest.approx(c[3] ** 2, abs=1e-25) and se_all < 1e-25
     with pytest.raises(TypeError, match="HarmonicTarget"):
         ridge.split_test_error(y_pred, {1: 1.0}, X, [3])
-
-
-def _q(data, d, k, v, X):
-    return data.HarmonicTarget(d, {k: 1.0}, direction=v)(X)
 
 
 # --------------------------------------------------------------------------- bad input

@@ -281,7 +281,7 @@ def _spectral_path(
         warnings.warn(
             f"{what} + lambda I is numerically singular for lambda in "
             f"{lam[dropped].tolist()}: condition number {cond:.3e} at lambda = {lam[i]:g} "
-            f"exceeds 1/rcond = {abs_e.max() / cutoff if cutoff > 0 else np.inf:.3e}; "
+            f"exceeds max|e|/cutoff = {abs_e.max() / cutoff if cutoff > 0 else np.inf:.3e}; "
             f"{e.size - int(rank[i])} of {e.size} eigen-directions with "
             f"|e + lambda| <= {cutoff:.3e} were dropped (pseudo-inverse, minimum-norm solution)",
             LinAlgWarning,

@@ -1,0 +1,523 @@
+"""NT, kernel and polynomial ridge regression: functional core and scikit-learn estimators.
+
+Three models share one interface (THEORY.md section 5):
+
+* **NT ridge** (finite width ``N``): the empirical NT kernel ``K_N`` of random
+  first-layer weights ``W`` (``p = N d`` features for ``layers="first"``).
+  Solved on the smaller side: the primal ``n x p`` features when ``p < n``
+  (``N d < n``), otherwise the dual ``n x n`` kernel; never the larger one.
+* **KRR**: the infinite-width kernel ``K(x, x') = H(<x, x'>/d)`` (sphere data).
+* **PRR**: the degree-``<= l`` kernel ``K_{<=l}`` with the ridge increased by the
+  self-induced term, ``lambda + gamma_{>l}`` (``gamma_{>l}`` =
+  :func:`ntphase.sphere.gamma_above`), which KRR approximates for
+  ``B(d, l) << n << B(d, l+1)``.
+
+The functions :func:`nt_ridge_path`, :func:`kernel_ridge_path` and
+:func:`polynomial_ridge_path` return a whole :class:`ntphase.ridge.RidgePath`
+(many ridges from one decomposition); the estimator classes :class:`NTRidge`,
+:class:`KernelRidgeNT` and :class:`PolynomialRidge` are thin scikit-learn
+shells around the same core (one ridge, Cholesky).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ntphase._validation import check_choice, check_float, check_int, check_matrix, check_vector
+from ntphase.ridge import RidgePath, primal_ridge_path, ridge_path, solve_ridge
+
+__all__ = [
+    "WEIGHT_DISTRIBUTIONS",
+    "n_nt_features",
+    "project_to_sphere",
+    "nt_ridge_path",
+    "kernel_ridge_path",
+    "polynomial_ridge_path",
+    "NTRidge",
+    "KernelRidgeNT",
+    "PolynomialRidge",
+]
+
+#: First-layer weight distributions accepted by ``NTRidge(weights=...)``
+#: (``ntphase.data.sample_weights``): ``N(0, I/d)`` rows or uniform unit vectors.
+WEIGHT_DISTRIBUTIONS = ("gaussian", "sphere")
+
+_LAYERS = ("first", "second", "both")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def n_nt_features(width: int, d: int, layers: str = "first") -> int:
+    """Number of NT parameters ``p``: ``N d`` (first), ``N`` (second), ``N (d + 1)`` (both)."""
+    width = check_int("width", width, minimum=1)
+    d = check_int("d", d, minimum=1)
+    layers = check_choice("layers", layers, _LAYERS)
+    return {"first": width * d, "second": width, "both": width * (d + 1)}[layers]
+
+
+def project_to_sphere(X: Any) -> np.ndarray:
+    """Rows of ``X`` rescaled onto the sphere of radius ``sqrt(d)``: ``x sqrt(d) / ||x||``.
+
+    Returns a new float64 array (``X`` is not modified). Rows already on the
+    sphere change only by rounding. Raises ``ValueError`` for a zero row, which
+    has no direction. Cost ``O(n d)``.
+    """
+    X = np.array(check_matrix("X", X), dtype=np.float64, copy=True)
+    norms = np.linalg.norm(X, axis=1)
+    if np.any(norms == 0.0):
+        row = int(np.flatnonzero(norms == 0.0)[0])
+        raise ValueError(
+            f"X must have no zero rows to be projected onto the sphere of radius sqrt(d); "
+            f"row {row} is zero"
+        )
+    X *= (np.sqrt(X.shape[1]) / norms)[:, None]
+    return X
+
+
+def _check_xy(X: Any, y: Any, X_test: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    X = np.asarray(check_matrix("X", X), dtype=np.float64)
+    y = check_vector("y", y, length=X.shape[0])
+    if X_test is not None:
+        X_test = np.asarray(check_matrix("X_test", X_test, ncols=X.shape[1]), dtype=np.float64)
+    return X, y, X_test
+
+
+def _activation(activation: Any) -> Any:
+    from ntphase.activations import get_activation
+
+    return get_activation(activation)
+
+
+# --------------------------------------------------------------------------- functional core
+
+
+def nt_ridge_path(
+    X: Any,
+    y: Any,
+    W: Any,
+    activation: Any,
+    lambdas: Any,
+    X_test: Any = None,
+    layers: str = "first",
+) -> RidgePath:
+    """NT ridge regression path for fixed first-layer weights ``W``, on the smaller side.
+
+    With ``p`` NT parameters (:func:`n_nt_features`: ``N d`` for the first layer):
+
+    * ``p < n``: primal, features ``Phi = nt_features(X, W)`` (``n x p``) and
+      :func:`ntphase.ridge.primal_ridge_path` (``coef`` are the NT coefficients ``a``);
+    * ``p >= n``: dual, ``K_N = nt_kernel(X, W)`` (``n x n``, never the features)
+      and :func:`ntphase.ridge.ridge_path` (``coef`` are ``alpha``).
+
+    Both give ``f_hat(x) = K_N(x, X) (K_N + lambda I)^+ y``.
+
+    Parameters
+    ----------
+    X : array, shape (n, d)
+    y : array, shape (n,)
+    W : array, shape (N, d)
+        First-layer weights (``ntphase.data.sample_weights``).
+    activation : str or Activation
+    lambdas : float or array, shape (L,)
+        Ridges ``>= 0`` (kernel units).
+    X_test : array, shape (n_test, d), optional
+    layers : {"first", "second", "both"}
+
+    Returns
+    -------
+    RidgePath
+
+    Notes
+    -----
+    Cost ``O(n p min(n, p))`` (+ ``O(n^3)`` for the dual eigendecomposition);
+    memory ``O(n min(n, p))``.
+    """
+    from ntphase.kernels import nt_features, nt_kernel
+
+    X, y, X_test = _check_xy(X, y, X_test)
+    W = np.asarray(check_matrix("W", W, ncols=X.shape[1]), dtype=np.float64)
+    layers = check_choice("layers", layers, _LAYERS)
+    n, d = X.shape
+    p = n_nt_features(W.shape[0], d, layers)
+    if p < n:
+        Phi = nt_features(X, W, activation, layers=layers)
+        Phi_test = None if X_test is None else nt_features(X_test, W, activation, layers=layers)
+        return primal_ridge_path(Phi, y, lambdas, Phi_test)
+    K = nt_kernel(X, W, activation, layers=layers)
+    K_test = None if X_test is None else nt_kernel(X_test, W, activation, X2=X, layers=layers)
+    return ridge_path(K, y, lambdas, K_test)
+
+
+def kernel_ridge_path(
+    X: Any,
+    y: Any,
+    activation: Any,
+    lambdas: Any,
+    X_test: Any = None,
+    layers: str = "first",
+) -> RidgePath:
+    """Kernel ridge regression path with the infinite-width NT kernel ``K = H(<x,x'>/d)``.
+
+    ``X`` (and ``X_test``) must lie on the sphere of radius ``sqrt(d)``
+    (:func:`ntphase.kernels.infinite_kernel` checks; see :func:`project_to_sphere`).
+    Cost ``O(n^2 d + n^3)``.
+    """
+    from ntphase.kernels import infinite_kernel
+
+    X, y, X_test = _check_xy(X, y, X_test)
+    K = infinite_kernel(X, activation, layers=layers)
+    K_test = None if X_test is None else infinite_kernel(X_test, activation, X2=X, layers=layers)
+    return ridge_path(K, y, lambdas, K_test)
+
+
+def polynomial_ridge_path(
+    X: Any,
+    y: Any,
+    activation: Any,
+    lambdas: Any,
+    level: int | None = None,
+    X_test: Any = None,
+    layers: str = "first",
+) -> RidgePath:
+    """Polynomial ridge regression path: kernel ``K_{<=l}``, ridge ``lambda + gamma_{>l}``.
+
+    ``K_{<=l}(x,x') = sum_{k<=l} B(d,k) xi_{d,k} P_k(<x,x'>/d)``
+    (:func:`ntphase.kernels.truncated_kernel`) and ``gamma_{>l} = H(1) -
+    sum_{k<=l} B(d,k) xi_{d,k}`` (:func:`ntphase.sphere.gamma_above`); THEORY.md
+    section 5. ``level=None`` uses ``ntphase.sphere.level(n, d, activation)``.
+    The returned path's ``lambdas`` are the *user* ridges ``lambda``; the solve
+    uses ``lambda + gamma_{>l}``. Sphere data only. Cost ``O(n^2 (d + l) + n^3)``.
+    """
+    from ntphase.kernels import truncated_kernel
+    from ntphase.sphere import gamma_above
+    from ntphase.sphere import level as sphere_level
+
+    X, y, X_test = _check_xy(X, y, X_test)
+    n, d = X.shape
+    level = sphere_level(n, d, activation, layers=layers) if level is None else check_int(
+        "level", level, minimum=0
+    )
+    gamma = float(gamma_above(activation, d, level, layers=layers))
+    lam = np.atleast_1d(np.asarray(lambdas, dtype=np.float64))
+    if np.any(~np.isfinite(lam)) or np.any(lam < 0):
+        raise ValueError(f"lambdas must be finite and >= 0, got {lam.tolist()}")
+    K = truncated_kernel(X, activation, level, layers=layers)
+    K_test = None if X_test is None else truncated_kernel(X_test, activation, level, X2=X, layers=layers)
+    path = ridge_path(K, y, lam + gamma, K_test)
+    return RidgePath(
+        lambdas=lam,
+        coef=path.coef,
+        train_error=path.train_error,
+        norm=path.norm,
+        dof=path.dof,
+        gcv=path.gcv,
+        predictions_test=path.predictions_test,
+        space=path.space,
+        rank=path.rank,
+    )
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+class _NTBase(RegressorMixin, BaseEstimator):
+    """Shared validation for the ntphase regressors (settings checked in ``fit``)."""
+
+    _min_features = 2  # d >= 2: the NT kernels and the sphere need it
+
+    def _validate_common(self) -> tuple[Any, float, str]:
+        activation = _activation(self.activation)
+        ridge = check_float("ridge", self.ridge, minimum=0.0)
+        layers = check_choice("layers", self.layers, _LAYERS)
+        return activation, ridge, layers
+
+    def _fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, y_numeric=True, ensure_min_features=self._min_features
+        )
+        return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def _predict_data(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return np.asarray(X, dtype=np.float64)
+
+
+class NTRidge(_NTBase):
+    """Ridge regression on the empirical NT features of a random two-layer network.
+
+    ``f_hat(x) = K_N(x, X) (K_N + ridge I)^{-1} y`` with
+    ``K_N = (X X^T/d) ∘ (S S^T/N)``, ``S = sigma'(X W^T)``, ``W`` sampled in
+    ``fit`` (THEORY.md sections 1, 5): the NT model ``<a, phi(x)>`` with
+    ``a = argmin ||y - Phi a||^2 + ridge ||a||^2``. ``ridge = 0`` is the
+    minimum-norm interpolator (least squares when ``p < n``).
+
+    Solved on the smaller side: when ``p = N d < n`` (``layers="first"``; see
+    :func:`n_nt_features`) the features ``Phi`` (``n x p``) and a thin SVD are
+    used and ``coef_`` is set; otherwise the kernel ``K_N`` (``n x n``) and a
+    Cholesky solve, and ``dual_coef_`` is set.
+
+    Parameters
+    ----------
+    activation : str or Activation, default "relu"
+    width : int, default 100
+        Number of hidden units ``N``.
+    ridge : float, default 0.0
+        ``lambda >= 0`` in kernel units.
+    layers : {"first", "second", "both"}, default "first"
+    weights : {"gaussian", "sphere"}, default "gaussian"
+        Distribution of the rows of ``W`` (``ntphase.data.sample_weights``).
+    random_state : int, numpy.random.Generator or None
+        Resolved in ``fit`` with ``ntphase.data.as_generator`` (an int seed
+        gives the same ``W`` at every fit).
+
+    Attributes
+    ----------
+    weights_ : ndarray, shape (N, d)
+    coef_ : ndarray, shape (p,)
+        NT coefficients ``a`` (primal route, ``p < n``), else absent.
+    dual_coef_ : ndarray, shape (n,)
+        ``alpha = (K_N + ridge I)^{-1} y`` (dual route, ``p >= n``), else absent.
+    X_fit_ : ndarray, shape (n, d)
+        Training inputs (dual route only; the cross kernel needs them).
+    n_features_in_ : int
+    solver_ : {"primal", "dual"}
+
+    Notes
+    -----
+    Fit cost ``O(n^2 (N + d) + n^3)`` (dual) or ``O(n p^2)`` (primal); predict
+    ``O(n_test n (N + d))`` or ``O(n_test p)``. X need not be on the sphere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 5)); y = rng.standard_normal(20)
+    >>> model = NTRidge("tanh", width=10, random_state=0).fit(X, y)  # p = 50 >= n = 20
+    >>> model.solver_, bool(np.allclose(model.predict(X), y))
+    ('dual', True)
+    """
+
+    def __init__(
+        self,
+        activation: Any = "relu",
+        width: int = 100,
+        ridge: float = 0.0,
+        layers: str = "first",
+        weights: str = "gaussian",
+        random_state: Any = None,
+    ) -> None:
+        self.activation = activation
+        self.width = width
+        self.ridge = ridge
+        self.layers = layers
+        self.weights = weights
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> NTRidge:
+        """Sample ``W``, then solve the ridge problem on the smaller side. Returns ``self``."""
+        from ntphase.data import as_generator, sample_weights
+
+        activation, ridge, layers = self._validate_common()
+        width = check_int("width", self.width, minimum=1)
+        distribution = check_choice("weights", self.weights, WEIGHT_DISTRIBUTIONS)
+        X, y = self._fit_data(X, y)
+        n, d = X.shape
+        rng = _resolve_random_state(self.random_state)
+        W = sample_weights(width, d, as_generator(rng), distribution=distribution)
+        self.weights_ = np.asarray(W, dtype=np.float64)
+        for name in ("coef_", "dual_coef_", "X_fit_"):
+            self.__dict__.pop(name, None)  # a refit may switch route
+        if n_nt_features(width, d, layers) < n:
+            from ntphase.kernels import nt_features
+
+            Phi = nt_features(X, self.weights_, activation, layers=layers)
+            self.coef_ = primal_ridge_path(Phi, y, [ridge]).coef[0]
+            self.solver_ = "primal"
+        else:
+            from ntphase.kernels import nt_kernel
+
+            K = nt_kernel(X, self.weights_, activation, layers=layers)
+            self.dual_coef_ = solve_ridge(K, y, ridge)
+            self.X_fit_ = X
+            self.solver_ = "dual"
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``K_N(X, X_fit) dual_coef_`` (dual) or ``Phi(X) coef_`` (primal), shape ``(n_test,)``."""
+        X = self._predict_data(X)
+        activation = _activation(self.activation)
+        if self.solver_ == "primal":
+            from ntphase.kernels import nt_features
+
+            return nt_features(X, self.weights_, activation, layers=self.layers) @ self.coef_
+        from ntphase.kernels import nt_kernel
+
+        K = nt_kernel(X, self.weights_, activation, X2=self.X_fit_, layers=self.layers)
+        return K @ self.dual_coef_
+
+
+class _SphereKernelRidge(_NTBase):
+    """Common fit/predict for the sphere-only kernels (infinite width, truncated)."""
+
+    def _sphere(self, X: np.ndarray) -> np.ndarray:
+        if not isinstance(self.normalize, (bool, np.bool_)):
+            raise TypeError(f"normalize must be a bool, got {self.normalize!r}")
+        return project_to_sphere(X) if self.normalize else X
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``K(X, X_fit) dual_coef_``, shape ``(n_test,)``."""
+        X = self._sphere(self._predict_data(X))
+        return self._kernel(X, self.X_fit_) @ self.dual_coef_
+
+
+class KernelRidgeNT(_SphereKernelRidge):
+    """Kernel ridge regression with the infinite-width NT kernel (width ``N -> infinity``).
+
+    ``f_hat(x) = K(x, X) (K + ridge I)^{-1} y``, ``K(x,x') = H(<x,x'>/d)``
+    (``layers="first"``; THEORY.md sections 2, 5). The kernel is the NT limit only
+    for inputs on the sphere of radius ``sqrt(d)``.
+
+    Parameters
+    ----------
+    activation : str or Activation, default "relu"
+    ridge : float, default 0.0
+        ``lambda >= 0``; ``0`` is the minimum-norm interpolator.
+    layers : {"first", "second", "both"}, default "first"
+    normalize : bool, default False
+        If True, rows are projected onto the sphere (``x sqrt(d)/||x||``,
+        :func:`project_to_sphere`) in ``fit`` and ``predict``, so any nonzero
+        input is accepted (the model then depends on directions only). If False,
+        off-sphere input raises ``ValueError`` (``ntphase.kernels.infinite_kernel``).
+
+    Attributes
+    ----------
+    dual_coef_ : ndarray, shape (n,)
+    X_fit_ : ndarray, shape (n, d)
+        Training inputs (projected if ``normalize``).
+    n_features_in_ : int
+
+    Notes
+    -----
+    Fit cost ``O(n^2 d + n^3)``, predict ``O(n_test n d)``.
+    """
+
+    def __init__(
+        self,
+        activation: Any = "relu",
+        ridge: float = 0.0,
+        layers: str = "first",
+        normalize: bool = False,
+    ) -> None:
+        self.activation = activation
+        self.ridge = ridge
+        self.layers = layers
+        self.normalize = normalize
+
+    def _kernel(self, X: np.ndarray, X2: np.ndarray | None = None) -> np.ndarray:
+        from ntphase.kernels import infinite_kernel
+
+        return infinite_kernel(X, self.activation, X2=X2, layers=self.layers)
+
+    def fit(self, X: Any, y: Any) -> KernelRidgeNT:
+        """Solve ``(K + ridge I) alpha = y`` (Cholesky). Returns ``self``."""
+        _, ridge, _ = self._validate_common()
+        X, y = self._fit_data(X, y)
+        X = self._sphere(X)
+        self.dual_coef_ = solve_ridge(self._kernel(X), y, ridge)
+        self.X_fit_ = X
+        return self
+
+
+class PolynomialRidge(_SphereKernelRidge):
+    """Polynomial ridge regression: the degree-``<= l`` kernel with the self-induced ridge.
+
+    ``f_hat(x) = K_{<=l}(x, X) (K_{<=l} + (ridge + gamma_{>l}) I)^{-1} y`` with
+    ``K_{<=l} = sum_{k<=l} B(d,k) xi_{d,k} P_k(<x,x'>/d)`` and
+    ``gamma_{>l} = H(1) - sum_{k<=l} B(d,k) xi_{d,k}`` (THEORY.md section 5:
+    ``R_KRR(lambda) ≈ R_PRR(lambda + gamma_{>l})``).
+
+    Parameters
+    ----------
+    activation : str or Activation, default "relu"
+    ridge : float, default 0.0
+        The user ridge ``lambda >= 0``; the solve uses ``lambda + gamma_{>l}``.
+    level : int or None, default None
+        ``l``; None uses ``ntphase.sphere.level(n, d, activation, layers)`` (the
+        degrees the ``n`` samples can fill), resolved in ``fit``.
+    layers : {"first", "second", "both"}, default "first"
+    normalize : bool, default False
+        As in :class:`KernelRidgeNT`.
+
+    Attributes
+    ----------
+    level_ : int
+    gamma_ : float
+        ``gamma_{>l}``.
+    effective_ridge_ : float
+        ``ridge + gamma_{>l}``.
+    dual_coef_ : ndarray, shape (n,)
+    X_fit_ : ndarray, shape (n, d)
+    n_features_in_ : int
+
+    Notes
+    -----
+    Fit cost ``O(n^2 (d + l) + n^3)`` plus ``l + 1`` quadratures for ``xi_{d,k}``.
+    """
+
+    def __init__(
+        self,
+        activation: Any = "relu",
+        ridge: float = 0.0,
+        level: int | None = None,
+        layers: str = "first",
+        normalize: bool = False,
+    ) -> None:
+        self.activation = activation
+        self.ridge = ridge
+        self.level = level
+        self.layers = layers
+        self.normalize = normalize
+
+    def _kernel(self, X: np.ndarray, X2: np.ndarray | None = None) -> np.ndarray:
+        from ntphase.kernels import truncated_kernel
+
+        return truncated_kernel(X, self.activation, self.level_, X2=X2, layers=self.layers)
+
+    def fit(self, X: Any, y: Any) -> PolynomialRidge:
+        """Resolve ``l`` and ``gamma_{>l}``, then solve (Cholesky). Returns ``self``."""
+        from ntphase.sphere import gamma_above
+        from ntphase.sphere import level as sphere_level
+
+        _, ridge, layers = self._validate_common()
+        if self.level is not None:
+            check_int("level", self.level, minimum=0)
+        X, y = self._fit_data(X, y)
+        X = self._sphere(X)
+        n, d = X.shape
+        level = (
+            sphere_level(n, d, self.activation, layers=layers)
+            if self.level is None
+            else int(self.level)
+        )
+        self.level_ = int(level)
+        self.gamma_ = float(gamma_above(self.activation, d, self.level_, layers=layers))
+        self.effective_ridge_ = ridge + self.gamma_
+        self.dual_coef_ = solve_ridge(self._kernel(X), y, self.effective_ridge_)
+        self.X_fit_ = X
+        return self
+
+
+def _resolve_random_state(random_state: Any) -> Any:
+    """Accept what ``as_generator`` takes, plus a legacy ``RandomState`` (seeds a Generator)."""
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return random_state
