@@ -374,7 +374,7 @@ def gamma_above(activation, d: int, l: int, layers: str = "first") -> float:  # 
     """Finite-``d`` self-induced ridge ``gamma_{>l} = H(1) - sum_{k<=l} B(d,k) xi_{d,k}``.
 
     Computed as ``kappa(1)`` minus the head, never as a tail sum (ReLU's tail
-    converges like ``1/k``). ``d -> infinity`` limit: ``Activation.gamma(l + 1)``.
+    converges like ``1/k``). ``d -> infinity`` limit: ``sum_{k>l} a_k = Activation.gamma(l)``.
     """
     l = check_int("l", l, minimum=0)  # noqa: E741
     return sphere_spectrum(activation, d, l, layers).gamma_above(l)
