@@ -55,9 +55,11 @@ def execute_task(
     dict
         ``key``, ``attempt``, ``status`` (``"done"`` or ``"failed"``),
         ``n_rows``, ``error`` (the traceback text, or None), ``elapsed_s``,
-        ``worker`` (``host:pid``).
+        ``cpu_s`` (CPU seconds of the executing process meanwhile), ``worker``
+        (``host:pid``).
     """
     start = time.perf_counter()
+    cpu_start = time.process_time()
     outcome: dict[str, Any] = {
         "key": key,
         "attempt": attempt,
@@ -83,6 +85,7 @@ def execute_task(
         outcome["status"] = "failed"
         outcome["error"] = traceback.format_exc()
     outcome["elapsed_s"] = time.perf_counter() - start
+    outcome["cpu_s"] = time.process_time() - cpu_start
     return outcome
 
 
@@ -105,7 +108,8 @@ def _failure_from_exception(spec: dict, exc: BaseException) -> dict[str, Any]:
         "status": "failed",
         "n_rows": 0,
         "error": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-        "elapsed_s": float("nan"),
+        "elapsed_s": None,
+        "cpu_s": None,
         "worker": None,
     }
 

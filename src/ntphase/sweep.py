@@ -203,6 +203,7 @@ class _Driver:
         entry["seed"] = task_seed(key)
         entry["worker"] = outcome.get("worker")
         entry["elapsed_s"] = outcome.get("elapsed_s")
+        entry["cpu_s"] = outcome.get("cpu_s")
         retry = None
         if outcome["status"] == "done":
             entry["status"] = "done"
