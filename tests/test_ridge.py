@@ -120,8 +120,8 @@ def test_sklearn_kernel_ridge_cross_check():
 def test_primal_equals_dual(shape):
     # Oracle: the dual path on K = Phi Phi^T. The two routes share no code path
     # (thin SVD of Phi vs eigh of K). Tolerance 1e-10 relative on predictions,
-    # train errors, norms, dof and GCV: both are backward stable and the ridges are
-    # >= 0.01 * e_max/100, so the forward errors are ~ cond * n * eps <~ 1e-11.
+    # train errors, norms, dof and GCV: both are backward stable; with ridges >= 0.01
+    # and e_max ~ 5, cond <= 500 and the forward errors are ~ cond * n * eps <~ 1e-11.
     # lambda = 0 included: p < n is least squares, p >= n interpolation.
     n, p = shape
     rng = np.random.default_rng(RNG_SEED + n + p)
