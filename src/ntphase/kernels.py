@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from ntphase._arrays import from_numpy, is_numpy, namespace, to_numpy
@@ -62,6 +63,11 @@ MIN_BLOCK_ROWS = 64
 #: ``n / SYMMETRIC_BLOCKS`` rows so this overhead stays below about 3 %.
 SYMMETRIC_BLOCKS = 32
 
+#: Blocks of size ``rows x N`` alive while one block of ``sigma'(X W^T)`` is
+#: computed: the pre-activations, the result and up to two temporaries inside
+#: the activation (e.g. ``where(x > 0, ones, zeros)``).
+ACTIVATION_TEMPORARIES = 4
+
 #: Relative tolerance on ``||x||^2 / d = 1`` for the sphere-only kernels
 #: (:func:`infinite_kernel`, :func:`truncated_kernel`). Norms are checked in
 #: float64; rounding a sphere point to float32 moves ``||x||^2`` by at most
@@ -82,7 +88,11 @@ def _resolve_activation(activation: Any) -> Any:
 
 
 def _check_data(X: Any, X2: Any = None, W: Any = None) -> tuple[Any, Any, Any, Any]:
-    """Validate ``X`` (and ``X2``, ``W``): 2-D, finite, floating, ``d >= 2``, same namespace."""
+    """Validate ``X`` (and ``X2``, ``W``): 2-D, finite, floating, ``d >= 2``, same namespace.
+
+    Non-arrays (nested lists) become NumPy arrays first.
+    """
+    X, X2, W = (a if a is None or array_api_compat.is_array_api_obj(a) else np.asarray(a) for a in (X, X2, W))
     xp = namespace(X, X2, W, names=("X", "X2", "W"))
     X = check_matrix("X", X, xp=xp)
     d = X.shape[1]
@@ -111,6 +121,12 @@ def _default_block_rows(n: int, n2: int, N: int, itemsize: int, symmetric: bool)
     if symmetric:
         rows = min(rows, -(-n // SYMMETRIC_BLOCKS))
     return int(max(1, min(n, max(rows, MIN_BLOCK_ROWS))))
+
+
+def _feature_rows(rows: int, N: int, itemsize: int) -> int:
+    """Rows per block of ``sigma'(X W^T)``: at most ``rows``, and the pre-activations
+    with the activation's temporaries (``ACTIVATION_TEMPORARIES`` blocks) within ``BLOCK_BYTES``."""
+    return int(max(1, min(rows, BLOCK_BYTES // (ACTIVATION_TEMPORARIES * itemsize * N))))
 
 
 def _check_on_sphere(Xn: np.ndarray, name: str) -> None:
@@ -160,10 +176,11 @@ def kernel_memory(
     Returns
     -------
     int
-        ``itemsize * (n n2 + f (n + n2) N + b max(n2, N) + 3 b N + (n + n2) d)``:
+        ``itemsize * (n n2 + f (n + n2) N + b n2 + 4 b' N + (n + n2) d)``:
         the output, the neuron matrices (``f = 1`` for one layer, 2 for
         ``"both"``; ``n2`` dropped when symmetric), one block buffer of ``b``
-        rows, the temporaries of one activation block, and the scaled data.
+        rows, the temporaries of one activation block of ``b' <= b`` rows
+        (``4 b' N itemsize <= BLOCK_BYTES``), and the scaled data.
     """
     n = check_int("n", n, minimum=1)
     n2 = check_int("n2", n2, minimum=1)
@@ -174,7 +191,8 @@ def kernel_memory(
     b = min(b, n)
     f = 2 if layers == "both" else 1
     neurons = f * (n + (0 if symmetric else n2)) * N
-    entries = n * n2 + neurons + b * max(n2, N) + 3 * b * N + (n + n2) * d
+    activation_block = ACTIVATION_TEMPORARIES * _feature_rows(b, N, itemsize) * N
+    entries = n * n2 + neurons + b * n2 + activation_block + (n + n2) * d
     return int(itemsize * entries)
 
 
@@ -327,17 +345,18 @@ def _nt_kernel_numpy(X, W, act, X2, layers, block_size):
 
     first = layers in ("first", "both")
     second = layers in ("second", "both")
-    feature_rows = max(1, min(n, BLOCK_BYTES // (dtype.itemsize * N)))
+    feature_rows = _feature_rows(rows, N, dtype.itemsize)
     S, A = _neurons_numpy(X, W, act, first, second, feature_rows)
     if symmetric:
         S2, A2 = S, A
     else:
-        S2, A2 = _neurons_numpy(Y, W, act, first, second, max(1, min(n2, feature_rows)))
+        S2, A2 = _neurons_numpy(Y, W, act, first, second, feature_rows)
     # the 1/(d N) normalization rides on the (small) n x d factor
     Xs = X * dtype.type(1.0 / (d * N)) if first else None
 
     K = np.empty((n, n2), dtype=dtype)
     buf = np.empty((rows, n2), dtype=dtype) if first else None
+    strictly_lower = np.tri(rows, rows, -1, dtype=bool) if symmetric else None
     for i in range(0, n, rows):
         j = min(i + rows, n)
         c = i if symmetric else 0  # symmetric: block upper triangle only
@@ -353,9 +372,10 @@ def _nt_kernel_numpy(X, W, act, X2, layers, block_size):
         else:
             np.matmul(A[i:j], A2[c:].T, out=Kb)
         if symmetric:
+            # the diagonal tile was computed in full: copy its upper triangle down
+            # (exact symmetry), then mirror the rest of the block row
             tile = K[i:j, i:j]
-            lower = np.tril_indices(j - i, -1)
-            tile[lower] = tile.T[lower]
+            np.copyto(tile, tile.T.copy(), where=strictly_lower[: j - i, : j - i])
             K[j:, i:j] = K[i:j, j:].T
     return K
 
@@ -439,7 +459,7 @@ def nt_features(X: Any, W: Any, activation: Any, layers: str = "first") -> Any:
     if is_numpy(xp):
         X = np.asarray(X)
         W = np.asarray(W)
-        S, A = _neurons_numpy(X, W, act, first, second, max(1, min(n, BLOCK_BYTES // (X.dtype.itemsize * N))))
+        S, A = _neurons_numpy(X, W, act, first, second, _feature_rows(n, N, X.dtype.itemsize))
         p = (N * d if first else 0) + (N if second else 0)
         Phi = np.empty((n, p), dtype=X.dtype)
         if first:
@@ -484,6 +504,11 @@ def _inner_product_kernel(X: Any, X2: Any, function, what: str, workspace: int =
         t = Xn[i:j] @ Yn.T
         t *= 1.0 / d
         np.clip(t, -1.0, 1.0, out=t)
+        if X2 is None:
+            # <x, x>/d = 1 exactly on the sphere; the computed value is off by rounding,
+            # which kernels with a sqrt(1 - t) singularity (ReLU's arccos) amplify to ~1e-8
+            local = np.arange(j - i)
+            t[local, local + i] = 1.0
         out[i:j] = function(t)
     if X2 is None:  # exact symmetry despite rounding in the Gram product
         lower = np.tril_indices(n, -1)
@@ -517,8 +542,11 @@ def infinite_kernel(X: Any, activation: Any, X2: Any = None, layers: str = "firs
     -------
     array, shape (n, n2)
         Same array type as ``X``, dtype the common floating type of the inputs
-        (computed in float64). ``<x,x'>/d`` is clipped to ``[-1, 1]``; the
-        diagonal is ``kernel_function(1)`` (``H(1) = E[sigma'(G)^2]``).
+        (computed in float64). ``<x,x'>/d`` is clipped to ``[-1, 1]``; for the
+        symmetric kernel (``X2 is None``) the diagonal uses ``t = 1`` exactly,
+        so it is ``kernel_function(1)`` (``H(1) = E[sigma'(G)^2]``) even for
+        ReLU, whose ``arccos`` turns a rounding of ``1e-16`` in ``t`` into an
+        error of ``1e-8``.
 
     Notes
     -----
