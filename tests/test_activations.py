@@ -195,7 +195,7 @@ def test_power_series_and_layers_consistency(name):
         # Oracle: the power series itself (geometric tail at |t| <= 1/2).
         np.testing.assert_allclose(act.kernel_function(t, layers), np.polynomial.polynomial.polyval(t, a),
                                    rtol=0, atol=1e-13)
-    np.testing.assert_allclose(act.H(t), t * act.h(t), rtol=0, atol=0)
+    np.testing.assert_allclose(act.H(t), t * act.h(t), rtol=0, atol=1e-15)
     np.testing.assert_allclose(act.kernel_function(t, "both"),
                                act.kernel_function(t, "first") + act.kernel_function(t, "second"), atol=1e-15)
     a = act.power_series(6)

@@ -63,6 +63,8 @@ T_SLACK = 1e-6
 #: Composite Gauss-Legendre: points per panel and panel width.
 _GL_POINTS = 32
 _PANEL = 0.5
+#: A function is treated as exactly even/odd when f(-x) = +-f(x) to this relative error.
+_PARITY_RTOL = 4 * np.finfo(float).eps
 #: Range of the finiteness check of user-supplied sigma / sigma'.
 _CHECK_RANGE = 60.0
 
@@ -487,7 +489,9 @@ class Activation:
                 f"got max |t| = {np.max(np.abs(tn)):.6g}"
             )
         np.clip(tn, -1.0, 1.0, out=tn)
-        if which == "h":
+        if self.kind == "numeric":
+            out = _series_eval(self, which, tn)
+        elif which == "h":
             out = self._h_np(tn)
         else:
             out = np.zeros_like(tn)
@@ -506,14 +510,14 @@ class Activation:
             return (math.pi - np.arccos(t)) / (2.0 * math.pi)
         if self.kind == "erf":
             return (4.0 / math.pi) / np.sqrt(9.0 - 4.0 * t * t)
-        return _series_eval(self, "derivative", t)
+        return _series_eval(self, "h", t)
 
     def _g_np(self, t: np.ndarray) -> np.ndarray:
         if self.kind == "relu":
             return (np.sqrt(np.maximum(1.0 - t * t, 0.0)) + (math.pi - np.arccos(t)) * t) / (2.0 * math.pi)
         if self.kind == "erf":
             return (2.0 / math.pi) * np.arcsin(2.0 * t / 3.0)
-        return _series_eval(self, "activation", t)
+        return _series_eval(self, "second", t)
 
 
 # --------------------------------------------------------------------------
@@ -529,7 +533,16 @@ def _normalized_cached(act: Activation, jmax: int, of: str) -> np.ndarray:
         x, w = _gauss_nodes(_half_width(jmax), act.breakpoints)
         f = act._dsigma_numpy if of == "derivative" else act._sigma_numpy
         with np.errstate(over="ignore", under="ignore"):
-            out = _hermite_projections(f(np.array(x)), x, w, jmax)
+            fx = f(np.array(x))
+            out = _hermite_projections(fx, x, w, jmax)
+            fmx = f(-np.array(x))
+        # Exact parity (e.g. tanh' even, tanh odd): the other half of the
+        # coefficients vanishes; set it to 0 instead of quadrature rounding (~1e-19).
+        scale = _PARITY_RTOL * float(np.max(np.abs(fx)))
+        if np.max(np.abs(fx - fmx)) <= scale:
+            out[1::2] = 0.0
+        elif np.max(np.abs(fx + fmx)) <= scale:
+            out[0::2] = 0.0
     out.setflags(write=False)
     return out
 
@@ -556,64 +569,89 @@ def _endpoint_values(act: Activation, of: str) -> tuple[float, float]:
     return float(np.sum(w * phi * fx * fx)), float(np.sum(w * phi * fx * fmx))
 
 
+def _series_endpoints(act: Activation, which: str) -> tuple[float, float]:
+    """Values at t = 1 and t = -1 from 1-D quadrature (exact endpoints of the series)."""
+    hp, hm = _endpoint_values(act, "derivative")
+    gp, gm = _endpoint_values(act, "activation")
+    if which == "h":
+        return hp, hm
+    plus, minus = 0.0, 0.0
+    if which in ("first", "both"):
+        plus, minus = plus + hp, minus - hm  # H(t) = t h(t)
+    if which in ("second", "both"):
+        plus, minus = plus + gp, minus + gm
+    return plus, minus
+
+
+def _series_coefficients(act: Activation, which: str) -> np.ndarray:
+    """Power-series coefficients of ``h`` or of the kernel function ``which``."""
+    if which == "h":
+        return np.asarray(_normalized_cached(act, SERIES_TERMS, "derivative")) ** 2
+    return act.power_series(SERIES_TERMS + 1, which)
+
+
 @functools.lru_cache(maxsize=64)
-def _series_plan(act: Activation, of: str) -> tuple[np.ndarray, tuple[tuple[float, int], ...]]:
-    """Squared normalized coefficients and, per band of |t|, the number of terms needed."""
-    coef = _normalized_cached(act, SERIES_TERMS, of)
-    b = coef**2
-    j = np.arange(b.size)
-    total = float(np.sum(b))
+def _series_plan(act: Activation, which: str):
+    """Coefficients and, per band of |t|, the number of terms that makes the tail negligible."""
+    A = _series_coefficients(act, which)
+    j = np.arange(A.size)
+    total = float(np.sum(np.abs(A)))
     plan = []
     for r in _BANDS:
-        terms = b * r**j
+        terms = np.abs(A) * r**j
         tail = np.cumsum(terms[::-1])[::-1]  # tail[J] = sum_{j >= J} terms
         ok = np.nonzero(tail <= SERIES_RTOL * max(total, 1e-300))[0]
-        nterms = int(ok[0]) if ok.size else b.size
-        plan.append((r, max(nterms, 1)))
-    last = b[-20:]
+        plan.append(int(ok[0]) if ok.size else A.size)
+    last = np.abs(A[-20:])
     if float(np.sum(last)) > SERIES_RTOL * 1e4 * max(total, 1e-300):
-        est = 2.0 * b.size * float(np.mean(last))
+        est = 2.0 * A.size * float(np.mean(last))
         warnings.warn(
-            f"Hermite series of {act.name!r} ({of}) converges slowly: with {b.size} terms the "
+            f"Hermite series of {act.name!r} ({which}) converges slowly: with {A.size} terms the "
             f"truncation error near |t| = 1 is about {est:.1e} (relative {est / total:.1e}); "
             "values at |t| = 1 exactly use direct quadrature",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-    b.setflags(write=False)
-    return b, tuple(plan)
+    A.setflags(write=False)
+    return A, tuple(plan), _series_endpoints(act, which)
 
 
-def _horner(coef: np.ndarray, t: np.ndarray) -> np.ndarray:
-    out = np.full_like(t, coef[-1])
-    for c in coef[-2::-1]:
-        out *= t
-        out += c
-    return out
+def _horner_parity(A: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``sum_j A_j t^j`` as even and odd Horner chains in ``t^2``, skipping a zero part."""
+    even, odd = A[0::2], A[1::2]
+    s = t * t
+    out = None
+    for part, is_odd in ((even, False), (odd, True)):
+        nz = np.flatnonzero(part)
+        if nz.size == 0:
+            continue
+        part = part[: nz[-1] + 1]
+        acc = np.full_like(t, part[-1])
+        for c in part[-2::-1]:
+            acc *= s
+            acc += c
+        if is_odd:
+            acc *= t
+        out = acc if out is None else out + acc
+    return np.zeros_like(t) if out is None else out
 
 
-def _series_eval(act: Activation, of: str, t: np.ndarray) -> np.ndarray:
-    b, plan = _series_plan(act, of)
-    a = np.abs(t)
-    out = np.empty_like(t)
-    lo = -1.0
-    amax = float(a.max()) if a.size else 0.0
-    for r, nterms in plan:
-        if lo >= amax:
-            break
-        if lo < 0 and amax <= r:  # everything in the first band: no masking
-            out[...] = _horner(b[:nterms], t)
-            lo = r
-            break
-        mask = (a > lo) & (a <= r) & (a < 1.0)
-        if mask.any():
-            out[mask] = _horner(b[:nterms], t[mask])
-        lo = r
-    ends = a == 1.0
-    if ends.any():
-        plus, minus = _endpoint_values(act, of)
-        out[ends] = np.where(t[ends] > 0, plus, minus)
-    return out
+def _series_eval(act: Activation, which: str, t: np.ndarray) -> np.ndarray:
+    """Banded evaluation: every entry with the first band's terms, then the few others."""
+    A, plan, (plus, minus) = _series_plan(act, which)
+    flat = t.ravel()
+    a = np.abs(flat)
+    out = _horner_parity(A[: plan[0]], flat)
+    band = np.searchsorted(np.asarray(_BANDS), a, side="left")  # a <= _BANDS[band]
+    rest = np.flatnonzero(band > 0)
+    if rest.size:
+        rb, rt = band[rest], flat[rest]
+        for b in np.unique(rb):
+            sel = rb == b
+            out[rest[sel]] = _horner_parity(A[: plan[b]], rt[sel])
+        ends = rest[a[rest] == 1.0]
+        out[ends] = np.where(flat[ends] > 0, plus, minus)
+    return out.reshape(t.shape)
 
 
 # --------------------------------------------------------------------------
