@@ -364,6 +364,22 @@ def test_bad_input(case):
         call()
 
 
+def test_non_finite_derivative_refused():
+    # a user activation finite on [-60, 60] (accepted by from_callables) but not beyond
+    from ntphase.activations import Activation
+
+    act = Activation.from_callables(
+        lambda x: np.where(np.abs(x) > 100, np.inf, x), lambda x: np.where(np.abs(x) > 100, np.inf, 1.0)
+    )
+    X, _, W = _data()
+    with pytest.raises(ValueError, match="non-finite sigma' values"):
+        nt_kernel(X, 1000 * W, act)
+    with pytest.raises(ValueError, match="non-finite sigma values"):
+        nt_kernel(X, 1000 * W, act, layers="second")
+    with pytest.raises(ValueError, match="non-finite sigma' values"):
+        nt_features(X, 1000 * W, act)
+
+
 def test_mixed_array_libraries_refused():
     xps = pytest.importorskip("array_api_strict")
     X, _, W = _data()
