@@ -117,7 +117,7 @@ def _check_block_size(block_size: Any) -> int | None:
 
 def _default_block_rows(n: int, n2: int, N: int, itemsize: int, symmetric: bool) -> int:
     """Rows per block: a ``BLOCK_BYTES`` buffer, at least ``MIN_BLOCK_ROWS``, capped for symmetry."""
-    rows = BLOCK_BYTES // (itemsize * max(n2, N, 1))
+    rows = BLOCK_BYTES // (itemsize * n2)
     if symmetric:
         rows = min(rows, -(-n // SYMMETRIC_BLOCKS))
     return int(max(1, min(n, max(rows, MIN_BLOCK_ROWS))))
@@ -321,8 +321,11 @@ def nt_kernel(
     return _nt_kernel_xp(xp, X, W, act, X2, layers)
 
 
-def _memory_guard(n: int, n2: int, N: int, d: int, layers: str, symmetric: bool, rows: int, itemsize: int) -> None:
+def _memory_guard(
+    n: int, n2: int, N: int, d: int, layers: str, symmetric: bool, rows: int, itemsize: int, extra: int = 0
+) -> None:
     need = kernel_memory(n, n2, N, d, layers=layers, symmetric=symmetric, block_size=rows, itemsize=itemsize)
+    need += extra
     check_memory(
         need,
         f"K_N ({layers!r} layer) of shape ({n}, {n2}) with N = {N}, d = {d}",
@@ -389,7 +392,8 @@ def _nt_kernel_xp(xp, X, W, act, X2, layers):
     n, d = X.shape
     n2, N = Y.shape[0], W.shape[0]
     itemsize = 4 if dtype == xp.float32 else 8
-    _memory_guard(n, n2, N, d, layers, symmetric, n, itemsize)
+    # unblocked: the Gram product, the neuron product and their product coexist
+    _memory_guard(n, n2, N, d, layers, symmetric, n, itemsize, extra=itemsize * n * n2)
     first = layers in ("first", "both")
     second = layers in ("second", "both")
     S, A = _neurons_xp(xp, X, W, act, first, second, dtype)
