@@ -42,10 +42,10 @@ def sweep(request):
         def run(tasks, outdir, **kw):
             return run_sweep(SYN, tasks, outdir, executor="serial", progress=False, **kw)
     else:
-        address = request.getfixturevalue("client").scheduler.address
+        client = request.getfixturevalue("client")  # a Client object (an address elsewhere)
 
         def run(tasks, outdir, **kw):
-            return run_sweep(SYN, tasks, outdir, scheduler=address, progress=False, **kw)
+            return run_sweep(SYN, tasks, outdir, scheduler=client, progress=False, **kw)
     return run
 
 
@@ -165,7 +165,7 @@ def test_local_cluster_sets_worker_blas_env():
 
 def test_driver_killed_then_resumed(client, tmp_path):
     address = client.scheduler.address
-    tasks = expand_grid({"p": [3, 4, 5, 6], "m": [7, 8, 9, 10]}, fixed={"sleep": 0.3})
+    tasks = expand_grid({"p": [3, 4, 5, 6], "m": [7, 8, 9, 10]}, fixed={"sleep": 0.4})
     reference = run_sweep(SYN, tasks, tmp_path / "ref", scheduler=address, progress=False)
     out = tmp_path / "killed"
     code = (
@@ -227,17 +227,21 @@ def _status_app():
 def test_status_command_counts(tmp_path):
     from typer.testing import CliRunner
 
+    out = tmp_path / "exp"
     tasks = [{"p": 3}, {"p": 4}, {"p": 5}, {"p": 6, "always_fail": True}]
     with pytest.warns(RuntimeWarning):
-        run_sweep(SYN, tasks, tmp_path, executor="serial", progress=False, retries=0)
-    with open(part_path(tmp_path, task_key(SYN, tasks[0])), "r+b") as fh:
+        run_sweep(SYN, tasks, out, executor="serial", progress=False, retries=0)
+    with open(part_path(out, task_key(SYN, tasks[0])), "r+b") as fh:
         fh.truncate(30)  # a corrupt part counts as remaining
-    result = CliRunner().invoke(_status_app(), ["status", str(tmp_path)])
+    result = CliRunner().invoke(_status_app(), ["status", str(out)])
     assert result.exit_code == 0, result.output
     assert "total: 4  done: 2  failed: 1  remaining: 1" in result.output
     assert "RuntimeError: synthetic failure (always_fail)" in result.output
     assert task_key(SYN, tasks[3]) in result.output
-    missing = CliRunner().invoke(_status_app(), ["status", str(tmp_path / "nothing")])
+    # an output root with one sweep per subdirectory
+    from_root = CliRunner().invoke(_status_app(), ["status", str(tmp_path)])
+    assert from_root.exit_code == 0 and "done: 2  failed: 1  remaining: 1" in from_root.output
+    missing = CliRunner().invoke(_status_app(), ["status", str(out / "nothing")])
     assert missing.exit_code == 2 and "plan.json" in missing.output
 
 
@@ -266,3 +270,13 @@ def test_one_experiment_per_directory(tmp_path, monkeypatch):
     run_sweep(SYN, [{"p": 3}], tmp_path, executor="serial", progress=False)
     with pytest.raises(ValueError, match="one directory per experiment"):
         run_sweep(other, [{"p": 3}], tmp_path, progress=False)
+
+
+def test_progress_bar_counts_done_and_failed(tmp_path, capsys):
+    tasks = [{"p": 3}, {"p": 4}, {"p": 5, "always_fail": True}]
+    with pytest.warns(RuntimeWarning):
+        run_sweep(SYN, tasks, tmp_path, executor="serial", progress=True, retries=0)
+    out = capsys.readouterr().out
+    assert "3/3" in out and "failed 1" in out
+    run_sweep(SYN, tasks[:2], tmp_path, executor="auto", progress=True)  # all done: no bar
+    assert "/2" not in capsys.readouterr().out

@@ -58,7 +58,7 @@ __all__ = [
 
 #: Name of the replicate parameter added by ``expand_grid(..., replicates=r)``.
 REPLICATE = "replicate"
-#: Seconds between two manifest writes while a sweep runs (it is also written at the end).
+#: Least seconds between two manifest writes while a sweep runs (also written at the end).
 MANIFEST_INTERVAL_S = 2.0
 
 
@@ -185,6 +185,7 @@ class _Driver:
         self.n_done = 0
         self.n_failed = 0
         self._last_save = time.monotonic()
+        self._save_cost = 0.0
 
     def initial_specs(self) -> Iterator[dict]:
         for key, _ in self.todo:
@@ -220,7 +221,8 @@ class _Driver:
             else:
                 self.n_failed += 1
                 self._advance()
-        if time.monotonic() - self._last_save > MANIFEST_INTERVAL_S:
+        # rewriting the manifest is O(tasks): keep it under ~5% of the driver's time
+        if time.monotonic() - self._last_save > max(MANIFEST_INTERVAL_S, 20 * self._save_cost):
             self.save()
         return retry
 
@@ -230,8 +232,10 @@ class _Driver:
             progress.update(task_id, advance=1, failed=self.n_failed)
 
     def save(self) -> None:
+        start = time.monotonic()
         save_manifest(self.outdir, self.manifest)
         self._last_save = time.monotonic()
+        self._save_cost = self._last_save - start
 
 
 def _make_progress(name: str, total: int, skipped: int) -> Any:

@@ -11,8 +11,21 @@ import typer
 MAX_LISTED_FAILURES = 20
 
 
+def _sweep_dirs(directory: Path) -> list[Path]:
+    """``directory`` if it holds a sweep, else its immediate subdirectories that do."""
+    if (directory / "plan.json").is_file():
+        return [directory]
+    if directory.is_dir():
+        return sorted(p for p in directory.iterdir() if (p / "plan.json").is_file())
+    return []
+
+
 def status(
-    directory: Path = typer.Argument(..., help="Results directory of a sweep (holds plan.json)."),
+    directory: Path = typer.Argument(
+        ...,
+        help="Results directory of a sweep (holds plan.json), or an output root whose "
+        "subdirectories are sweeps (one per experiment).",
+    ),
     verify: bool = typer.Option(
         False, "--verify", help="Fully verify every part (checksums); slower."
     ),
@@ -20,22 +33,31 @@ def status(
     """Show how many tasks of a sweep are done, failed (with the last error) and remaining."""
     from ntphase.store import sweep_status
 
-    try:
-        info = sweep_status(directory, verify=verify)
-    except FileNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from exc
-    typer.echo(f"sweep {directory} (experiment {info['experiment']})")
-    typer.echo(
-        f"total: {info['total']}  done: {len(info['done'])}  failed: {len(info['failed'])}  "
-        f"remaining: {len(info['remaining'])}"
-    )
-    failed = info["failed"]
-    for item in failed[:MAX_LISTED_FAILURES]:
-        params = json.dumps(item["params"], sort_keys=True)
-        typer.echo(f"  failed {item['key']} after {item['attempts']} attempts {params}: {item['error']}")
-    if len(failed) > MAX_LISTED_FAILURES:
-        typer.echo(f"  ... and {len(failed) - MAX_LISTED_FAILURES} more failed (see manifest.json)")
+    dirs = _sweep_dirs(directory)
+    if not dirs:
+        typer.echo(
+            f"error: no plan.json in {directory} or its subdirectories: not a sweep results "
+            f"directory",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    for sweep_dir in dirs:
+        info = sweep_status(sweep_dir, verify=verify)
+        typer.echo(f"sweep {sweep_dir} (experiment {info['experiment']})")
+        typer.echo(
+            f"total: {info['total']}  done: {len(info['done'])}  failed: {len(info['failed'])}  "
+            f"remaining: {len(info['remaining'])}"
+        )
+        failed = info["failed"]
+        for item in failed[:MAX_LISTED_FAILURES]:
+            params = json.dumps(item["params"], sort_keys=True)
+            typer.echo(
+                f"  failed {item['key']} after {item['attempts']} attempts {params}: "
+                f"{item['error']}"
+            )
+        if len(failed) > MAX_LISTED_FAILURES:
+            typer.echo(f"  ... and {len(failed) - MAX_LISTED_FAILURES} more failed "
+                       f"(see {sweep_dir / 'manifest.json'})")
 
 
 def register(app: typer.Typer) -> None:
