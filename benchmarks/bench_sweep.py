@@ -56,7 +56,8 @@ def main() -> None:
     import pandas as pd
     from distributed import Client
 
-    from ntphase.sweep import _local_cluster, run_sweep
+    from ntphase.executors import local_cluster
+    from ntphase.sweep import run_sweep
 
     repeat = calibrate(args.task_cpu)
     tasks = [{"p": SIZE, "m": 2 * SIZE, "repeat": repeat, "index": i} for i in range(args.tasks)]
@@ -72,7 +73,7 @@ def main() -> None:
         t_serial = time.perf_counter() - start
 
         start = time.perf_counter()
-        with _local_cluster(2, 1) as cluster, Client(cluster, set_as_default=False) as client:
+        with local_cluster(2, 1) as cluster, Client(cluster, set_as_default=False) as client:
             t_startup = time.perf_counter() - start
             start = time.perf_counter()
             dask = run_sweep(SYN, tasks, tmp / "dask", scheduler=client, progress=False,

@@ -30,9 +30,8 @@ from ntphase.store import (
     task_seed,
     verify_part,
     write_part,
-    write_run_info,
 )
-from ntphase.sweep import expand_grid
+from ntphase.sweep import expand_grid, write_run_info
 
 EXP = "demo"
 

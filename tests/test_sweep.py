@@ -21,7 +21,8 @@ import pytest
 from ntphase.executors import available_cores
 from ntphase.experiments import _synthetic
 from ntphase.store import part_path, task_key, task_seed
-from ntphase.sweep import _local_cluster, expand_grid, run_sweep
+from ntphase.executors import local_cluster as _local_cluster
+from ntphase.sweep import expand_grid, run_sweep
 
 SYN = "ntphase.experiments._synthetic"
 pytestmark = pytest.mark.timeout(120)

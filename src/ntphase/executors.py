@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import socket
 import time
@@ -24,7 +25,15 @@ from typing import Any
 
 from ntphase.store import write_part
 
-__all__ = ["execute_task", "run_serial", "run_dask", "available_cores", "BLAS_ENV_VARS"]
+__all__ = [
+    "execute_task",
+    "run_serial",
+    "run_dask",
+    "run_on_dask",
+    "local_cluster",
+    "available_cores",
+    "BLAS_ENV_VARS",
+]
 
 #: Environment variables that fix the BLAS / OpenMP pool size of a worker process.
 BLAS_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -154,3 +163,56 @@ def run_dask(driver: Any, client: Any, blas_threads: int | None) -> None:
         retry = driver.record(outcome)
         if retry is not None:
             completed.add(submit(retry))
+
+
+def local_cluster(workers: int, blas_threads: int) -> Any:
+    """A ``distributed.LocalCluster`` of ``workers`` processes on 127.0.0.1, one
+    task thread each, whose processes start with ``blas_threads`` BLAS threads."""
+    import dask
+    from distributed import LocalCluster
+
+    env = {var: str(blas_threads) for var in BLAS_ENV_VARS}
+    # The nanny reads "pre-spawn-environ" (letting the driver's own environment
+    # override it) and sets it before spawning, so the BLAS library sees it when
+    # NumPy is first imported in the worker; ``env`` is applied again in the worker.
+    saved = {var: os.environ.get(var) for var in BLAS_ENV_VARS}
+    try:
+        os.environ.update(env)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+            return LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+                silence_logs=logging.ERROR,
+                env=env,
+            )
+    finally:  # the driver's own environment is left as it was
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def run_on_dask(driver: Any, workers: int | None, scheduler: Any,
+                threads_per_worker: int | None) -> None:
+    """Run the driver's tasks on ``scheduler`` (address or Client), or on a new local cluster
+    of ``workers`` processes (default: the available cores) with
+    ``threads_per_worker`` BLAS threads each (default: ``cores // workers``)."""
+    from distributed import Client
+
+    if scheduler is not None:
+        if isinstance(scheduler, Client):
+            run_dask(driver, scheduler, threads_per_worker)
+            return
+        if not isinstance(scheduler, str):
+            raise TypeError(f"scheduler must be an address string or a Client, got {scheduler!r}")
+        with Client(scheduler, set_as_default=False) as client:
+            run_dask(driver, client, threads_per_worker)
+        return
+    n = workers or available_cores()
+    blas = threads_per_worker or max(1, available_cores() // n)
+    with local_cluster(n, blas) as cluster, Client(cluster, set_as_default=False) as client:
+        run_dask(driver, client, blas)

@@ -7,8 +7,8 @@ Layout of a results directory ``DIR``::
     DIR/manifest.json        done / failed tasks, attempts, last traceback
     DIR/parts/<key>.parquet  one file per finished task (its tidy rows)
     DIR/results.parquet      the assembled table (written by ``assemble``)
-    DIR/config.yaml          the exact config (``write_run_info``)
-    DIR/run.yaml             command line, versions, host (``write_run_info``)
+    DIR/config.yaml          the exact config (``ntphase.sweep.write_run_info``)
+    DIR/run.yaml             command line, versions, host (``ntphase.sweep.write_run_info``)
 
 Every file is written atomically: to a temporary file in the same directory,
 flushed and ``fsync``-ed, then moved over the target with ``os.replace``, so a
@@ -25,15 +25,11 @@ SHA-256 of the rows' canonical JSON matches. Invalid parts are recomputed.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import json
 import math
 import numbers
 import os
-import platform
-import socket
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -61,7 +57,6 @@ __all__ = [
     "save_plan",
     "assemble",
     "sweep_status",
-    "write_run_info",
 ]
 
 #: Number of hex characters kept from the SHA-256 of a task (64 bits).
@@ -549,53 +544,3 @@ def assemble(
         outdir.mkdir(parents=True, exist_ok=True)
         _atomic_write_table(outdir / "results.parquet", table)
     return table.to_pandas()
-
-
-# ---------------------------------------------------------------- run info
-def _versions() -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": sys.version.split()[0]}
-    for dist in (
-        "ntphase", "numpy", "scipy", "pandas", "pyarrow", "dask", "distributed", "scikit-learn"
-    ):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = "not installed"
-    return out
-
-
-def write_run_info(outdir: str | os.PathLike, config: Any, command: str) -> tuple[Path, Path]:
-    """Record exactly what ran: ``config.yaml`` and ``run.yaml`` in ``outdir``.
-
-    ``config.yaml`` is the config itself (a dict, or a pydantic model dumped in
-    JSON mode), so that ``ntphase run outdir/config.yaml`` reruns it.
-    ``run.yaml`` holds the command line, the UTC time, the host, the platform
-    and the versions of Python, ntphase, NumPy, SciPy, pandas, PyArrow, Dask.
-    Both are written atomically. Returns their paths.
-    """
-    import yaml
-
-    if hasattr(config, "model_dump"):
-        config = config.model_dump(mode="json")
-    if not isinstance(config, Mapping):
-        raise TypeError(f"config must be a dict or a pydantic model, got {type(config).__name__}")
-    if not isinstance(command, str):
-        raise TypeError(f"command must be a string, got {type(command).__name__}")
-    config = json.loads(json.dumps(dict(config)))  # plain types only; raises on objects
-    outdir = Path(outdir)
-    info = {
-        "command": command,
-        "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "versions": _versions(),
-    }
-    p1 = atomic_write_bytes(
-        outdir / "config.yaml", yaml.safe_dump(config, sort_keys=False).encode("utf-8")
-    )
-    p2 = atomic_write_bytes(
-        outdir / "run.yaml", yaml.safe_dump(info, sort_keys=False).encode("utf-8")
-    )
-    return p1, p2

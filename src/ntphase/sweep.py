@@ -18,9 +18,14 @@ See ``ntphase.store`` for the directory layout and the part format.
 
 from __future__ import annotations
 
+import datetime as _dt
 import importlib
 import itertools
+import json
 import os
+import platform
+import socket
+import sys
 import time
 import types
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,8 +35,9 @@ from typing import Any
 import pandas as pd
 
 from ntphase._validation import check_choice, check_int
-from ntphase.executors import BLAS_ENV_VARS, available_cores, run_dask, run_serial
+from ntphase.executors import run_on_dask, run_serial
 from ntphase.store import (
+    atomic_write_bytes,
     assemble,
     canonical_json,
     load_manifest,
@@ -42,7 +48,6 @@ from ntphase.store import (
     task_key,
     task_seed,
     verify_part,
-    write_run_info,
 )
 
 __all__ = [
@@ -262,39 +267,6 @@ def _make_progress(name: str, total: int, skipped: int) -> Any:
     return progress, task_id
 
 
-def _local_cluster(workers: int, blas_threads: int) -> Any:
-    """A ``distributed.LocalCluster`` of ``workers`` processes on 127.0.0.1, one
-    task thread each, whose processes start with ``blas_threads`` BLAS threads."""
-    import logging
-
-    import dask
-    from distributed import LocalCluster
-
-    env = {var: str(blas_threads) for var in BLAS_ENV_VARS}
-    # The nanny reads "pre-spawn-environ" (letting the driver's own environment
-    # override it) and sets it before spawning, so the BLAS library sees it when
-    # NumPy is first imported in the worker; ``env`` is applied again in the worker.
-    saved = {var: os.environ.get(var) for var in BLAS_ENV_VARS}
-    try:
-        os.environ.update(env)
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-            return LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address="127.0.0.1:0",
-                silence_logs=logging.ERROR,
-                env=env,
-            )
-    finally:  # the driver's own environment is left as it was
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
-
-
 def run_sweep(
     experiment: Any,
     tasks: Sequence[Mapping[str, Any]],
@@ -421,7 +393,7 @@ def run_sweep(
         elif executor == "serial":
             run_serial(driver, threads_per_worker)
         else:
-            _run_on_dask(driver, workers, scheduler, threads_per_worker)
+            run_on_dask(driver, workers, scheduler, threads_per_worker)
     finally:
         if bar is not None:
             bar[0].stop()
@@ -438,20 +410,51 @@ def run_sweep(
     return assemble(outdir, keys=[k for k, _ in planned])
 
 
-def _run_on_dask(driver: _Driver, workers: int | None, scheduler: Any,
-                 threads_per_worker: int | None) -> None:
-    from distributed import Client
+# ---------------------------------------------------------------- run info
+def _versions() -> dict[str, str]:
+    from importlib import metadata
 
-    if scheduler is not None:
-        if isinstance(scheduler, Client):
-            run_dask(driver, scheduler, threads_per_worker)
-            return
-        if not isinstance(scheduler, str):
-            raise TypeError(f"scheduler must be an address string or a Client, got {scheduler!r}")
-        with Client(scheduler, set_as_default=False) as client:
-            run_dask(driver, client, threads_per_worker)
-        return
-    n = workers or available_cores()
-    blas = threads_per_worker or max(1, available_cores() // n)
-    with _local_cluster(n, blas) as cluster, Client(cluster, set_as_default=False) as client:
-        run_dask(driver, client, blas)
+    out = {"python": sys.version.split()[0]}
+    for dist in (
+        "ntphase", "numpy", "scipy", "pandas", "pyarrow", "dask", "distributed", "scikit-learn"
+    ):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def write_run_info(outdir: str | os.PathLike, config: Any, command: str) -> tuple[Path, Path]:
+    """Record exactly what ran: ``config.yaml`` and ``run.yaml`` in ``outdir``.
+
+    ``config.yaml`` is the config itself (a dict, or a pydantic model dumped in
+    JSON mode), so that ``ntphase run outdir/config.yaml`` reruns it.
+    ``run.yaml`` holds the command line, the UTC time, the host, the platform
+    and the versions of Python, ntphase, NumPy, SciPy, pandas, PyArrow, Dask.
+    Both are written atomically. Returns their paths.
+    """
+    import yaml
+
+    if hasattr(config, "model_dump"):
+        config = config.model_dump(mode="json")
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dict or a pydantic model, got {type(config).__name__}")
+    if not isinstance(command, str):
+        raise TypeError(f"command must be a string, got {type(command).__name__}")
+    config = json.loads(json.dumps(dict(config)))  # plain types only; raises on objects
+    outdir = Path(outdir)
+    info = {
+        "command": command,
+        "time_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "versions": _versions(),
+    }
+    p1 = atomic_write_bytes(
+        outdir / "config.yaml", yaml.safe_dump(config, sort_keys=False).encode("utf-8")
+    )
+    p2 = atomic_write_bytes(
+        outdir / "run.yaml", yaml.safe_dump(info, sort_keys=False).encode("utf-8")
+    )
+    return p1, p2
