@@ -8,6 +8,7 @@ Every run is seeded; each check names its oracle and justifies its tolerance.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,7 @@ SIGMA = {
     "tanh": np.tanh,
     "relu": lambda z: np.maximum(z, 0.0),
     "gelu": lambda z: z * 0.5 * (1.0 + special.erf(z / math.sqrt(2.0))),
+    "softplus": lambda z: np.logaddexp(0.0, z),
 }
 
 
@@ -61,7 +63,7 @@ def test_symmetric_kernel_has_rank_half_width_times_d():
     assert np.linalg.matrix_rank(K_full) == tr.tangent_dimension(8, DIM) == 40
 
 
-@pytest.mark.parametrize("activation", ["tanh", "gelu", "relu"])
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "softplus", "relu"])
 @pytest.mark.parametrize("second", [False, True])
 def test_gradient_matches_central_finite_differences(activation, second):
     # Oracle: central differences (L(theta + h e) - L(theta - h e)) / 2h, h = 1e-6.
@@ -141,6 +143,36 @@ def test_linearized_curve_matches_explicit_iteration():
     resid = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
     assert tr.linearized_loss_floor(K, y) == pytest.approx(resid @ resid / 30, rel=1e-10)
     assert tr.linearized_loss_curve(K, y, eta, [10**6])[0] == pytest.approx(resid @ resid / 30, rel=1e-10)
+
+
+def test_linearized_predictions_match_feature_space_gd():
+    # Oracle: gradient descent on the NT coefficients a (explicit features from nt_features),
+    # a <- a - eta Phi^T (Phi a - y), predictions Phi a_t and Phi_test a_t (naive, O(n p) per step).
+    # p = 3 * 10 = 30 < n = 50, so K is singular and the null-space handling is exercised.
+    # Agreement to rounding (1e-9 relative); t -> infinity gives the min-norm interpolator.
+    from ntphase.ridge import min_norm_interpolator
+
+    X, y, X_test = _data(n=50, n_test=20, seed=26)
+    W = tr.symmetric_initialization(6, DIM, rng=27)[0][:3]
+    Phi, Phi_test = nt_features(X, W, "tanh"), nt_features(X_test, W, "tanh")
+    K, K_cross = Phi @ Phi.T, Phi_test @ Phi.T
+    eta = 1.0 / np.linalg.eigvalsh(K)[-1]
+    a, train, test = np.zeros(Phi.shape[1]), [], []
+    for _ in range(61):
+        train.append(Phi @ a)
+        test.append(Phi_test @ a)
+        a = a - eta * Phi.T @ (Phi @ a - y)
+    steps = np.array([0, 1, 7, 60])
+    scale = np.linalg.norm(test[-1])
+    np.testing.assert_allclose(tr.linearized_predictions(K, y, eta, steps, K_cross=K_cross),
+                               np.array(test)[steps], rtol=0, atol=1e-9 * scale)
+    np.testing.assert_allclose(tr.linearized_predictions(K, y, eta, 60), train[-1], rtol=0,
+                               atol=1e-9 * np.linalg.norm(train[-1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ridge warns that K is singular: expected here
+        limit = K_cross @ min_norm_interpolator(K, y)
+    np.testing.assert_allclose(tr.linearized_predictions(K, y, eta, 10**7, K_cross=K_cross), limit,
+                               rtol=0, atol=1e-8 * np.linalg.norm(limit))
 
 
 def test_predicted_and_fitted_rates_closed_forms():
@@ -238,6 +270,25 @@ def test_lazy_limit_reaches_the_nt_interpolator(activation):
     assert np.linalg.norm(res.predictions_test - interp) / np.linalg.norm(interp) == pytest.approx(dist[-1])
 
 
+def test_symmetric_pairs_make_the_lazy_error_order_alpha_minus_two():
+    # Prediction (experiments/lazy_training.py docstring): with symmetric pairs and a smooth
+    # sigma, the network deviates from its linearization at the same step by O(alpha^-2), and
+    # the kernel moves by O(alpha^-2) (the O(alpha^-1) terms cancel within each pair).
+    # Oracle: the exponent log10(dist(300) / dist(3000)) must be 2 within 0.05 (next-order
+    # corrections are relatively O(1/alpha) ~ 3e-3; measured 1.9999).
+    X, y, X_test = _data(n=40, n_test=100, seed=30)
+    out = []
+    for alpha in (300.0, 3000.0):
+        res = tr.train_network(X, y, "tanh", 40, alpha=alpha, steps=500, tol=0.0, rng=31, X_test=X_test,
+                               record_every=500)
+        last = res.history.iloc[-1]
+        out.append((last["linearized_distance"], last["kernel_movement"], last["weight_movement"]))
+    ratio = np.log10(np.array(out[0]) / np.array(out[1]))
+    assert abs(ratio[0] - 2) < 0.05 and abs(ratio[1] - 2) < 0.05, ratio
+    # weights: O(1/alpha) exactly in the linearized picture (||a_t|| / (alpha sqrt(d)))
+    assert abs(ratio[2] - 1) < 0.05, ratio
+
+
 def test_second_layer_training_follows_both_kernel():
     # Oracle: with train_second_layer the linearized kernel is nt_kernel(layers="both");
     # at alpha = 1e4 the mse curve follows its prediction (1e-3 relative, as above).
@@ -316,23 +367,26 @@ def test_test_error_is_the_test_mse():
 def test_experiment_rows_schema_and_agreement(tmp_path):
     from ntphase.experiments import lazy_training as lt
     from ntphase.experiments.config import ConfigError, validate_config
+    from ntphase.sweep import run_sweep
 
     cfg = validate_config(lt.Config, {"experiment": "lazy_training", "n": 40, "d": 5, "n_test": 50,
+                                      "activations": ["tanh"],
                                       "ratios": [0.5, 4.0], "alphas": [10.0, 1e4], "repeats": 1,
                                       "steps": 3000, "curve_points": 20})
     with pytest.raises(ConfigError, match="unknown key"):
         validate_config(lt.Config, {"experiment": "lazy_training", "nn": 3})
     tasks = lt.tasks(cfg)
     assert len(tasks) == (len(cfg.ratios) + 1) * cfg.repeats
-    rows = []
-    for i, params in enumerate(tasks):
-        out = lt.run_task(params, seed=100 + i)
-        for r in out:
-            assert isinstance(r["quantity"], str) and isinstance(r["value"], float)
-            assert r["source"] in ("simulation", "linearized")
-            r["task_key"] = str(i)
-        rows += out
-    table = pd.DataFrame(rows)
+    for params in tasks:
+        assert params["kind"] in ("curve", "alpha")
+    out = lt.run_task(tasks[0], seed=5)
+    for r in out:
+        assert isinstance(r["quantity"], str) and isinstance(r["value"], float)
+        assert r["source"] in ("simulation", "linearized")
+        assert not set(r) & set(tasks[0]) - {"quantity", "value"}, "rows must not repeat task parameters"
+    # the real pipeline: the sweep store refuses rows whose columns clash with the parameters
+    table = run_sweep(lt, tasks, tmp_path / "store", executor="serial", progress=False)
+    assert {"quantity", "value", "source", "kind", "ratio", "activation", "seed"} <= set(table.columns)
     curve = table[(table["kind"] == "curve") & (table["quantity"] == "relative_train_loss")]
     sim = curve[curve["source"] == "simulation"].sort_values(["ratio", "step"])["value"].to_numpy()
     lin = curve[curve["source"] == "linearized"].sort_values(["ratio", "step"])["value"].to_numpy()
@@ -359,4 +413,5 @@ def test_experiment_quick_config_is_registered():
     module = get_experiment("lazy_training")
     cfg = module.Config()
     assert cfg.experiment == "lazy_training" and cfg.ratios == [0.5, 1.0, 2.0, 8.0]
+    assert "relu" in cfg.activations
 

@@ -102,6 +102,7 @@ __all__ = [
     "fit_linear_rate",
     "linearized_loss_curve",
     "linearized_loss_floor",
+    "linearized_predictions",
     "loss_and_gradient",
     "network_output",
     "predicted_rate",
@@ -127,6 +128,7 @@ HISTORY_COLUMNS = (
     "weight_movement",
     "kernel_movement",
     "interpolator_distance",
+    "linearized_distance",
 )
 
 
@@ -386,6 +388,60 @@ def linearized_loss_curve(K, y, lr: float, steps, continuous: bool = False) -> n
         E = np.outer(t, log_factor)
     E[:, log_factor == -np.inf] = np.where(t[:, None] == 0, 0.0, -np.inf)
     return np.exp(E) @ c2 / n
+
+
+def linearized_predictions(K, y, lr: float, steps, K_cross=None) -> np.ndarray:
+    """Predictions of the linearized (NT) model after ``t`` gradient steps from ``f_0 = 0``.
+
+    GD on ``a`` with ``(1/2)||Phi a - y||^2`` and step ``lr`` keeps ``a_t = Phi^T beta_t`` with
+    ``beta_t = V diag(g_t(lambda)) V^T y``, ``g_t(lambda) = (1 - (1 - lr lambda)^t) / lambda``
+    (0 on the null space of ``K``, where ``K_cross`` vanishes too). Predictions:
+    ``K beta_t = V diag(1 - (1 - lr lambda)^t) V^T y`` on the training points, or
+    ``K_cross beta_t`` on test points. ``t -> infinity`` gives the min-norm interpolator
+    ``K_cross K^+ y``.
+
+    Parameters
+    ----------
+    K : ndarray (n, n)
+    y : ndarray (n,)
+    lr : float
+        Step in kernel units (> 0).
+    steps : int or 1-D array of int
+    K_cross : ndarray (n_test, n), optional
+        ``K(X_test, X)`` with the same weights (e.g. ``nt_kernel(X_test, W0, act, X2=X)``).
+
+    Returns
+    -------
+    ndarray (n_out,) for an int ``steps``, (len(steps), n_out) for an array; ``n_out``
+    is ``n`` or ``n_test``. Cost ``O(n^3 + len(steps) n n_out)``.
+    """
+    y = check_vector("y", y, length=np.shape(K)[0])
+    lr = check_float("lr", lr, minimum=0.0, allow_equal=False)
+    scalar = np.ndim(steps) == 0
+    t = _steps_array(steps)[-1:] if scalar else _steps_array(steps)
+    if K_cross is not None:
+        K_cross = np.asarray(check_matrix("K_cross", K_cross, ncols=np.shape(K)[0]), dtype=np.float64)
+    out = _LinearizedModel(K, y, K_cross).predict(lr, t)
+    return out[0] if scalar else out
+
+
+class _LinearizedModel:
+    """Eigendecomposition of K (once) for the linearized predictions at many steps."""
+
+    def __init__(self, K, y, K_cross=None):
+        self.lam, V = _kernel_eigh(K)
+        self.c = V.T @ y
+        # rows of the output map: V (training points) or K_cross V (test points)
+        self.B = V if K_cross is None else K_cross @ V
+        self.cross = K_cross is not None
+
+    def predict(self, lr: float, t: np.ndarray) -> np.ndarray:
+        lam = self.lam
+        filt = 1.0 - (1.0 - lr * lam)[None, :] ** t[:, None]  # 1 - (1 - lr lambda)^t
+        if self.cross:
+            safe = np.where(lam != 0.0, lam, 1.0)
+            filt = np.where(lam != 0.0, filt / safe, 0.0)
+        return (filt * self.c) @ self.B.T
 
 
 def linearized_loss_floor(K, y) -> float:
@@ -685,9 +741,12 @@ def train_network(
         lr = 1.0 / lam_max
     K0_norm = max(abs(lam_lo), abs(lam_max))
 
-    if X_test is not None and interpolator_predictions is None:
+    linear_model = None
+    if X_test is not None:
         K_cross = _tangent_kernel(X_test, W0, b0, act, layers, X2=X)
-        interpolator_predictions = _min_norm_predictions(K0, y, K_cross)
+        if interpolator_predictions is None:
+            interpolator_predictions = _min_norm_predictions(K0, y, K_cross)
+        linear_model = _LinearizedModel(K0, y, K_cross)
     int_norm = None if interpolator_predictions is None else float(np.linalg.norm(interpolator_predictions))
 
     W, b = W0.copy(), b0.copy()
@@ -698,8 +757,8 @@ def train_network(
     records: list[dict] = []
 
     def record(t: int, mse: float) -> None:
-        row = {"step": t, "train_loss": mse, "test_error": np.nan, "weight_movement": np.nan,
-               "kernel_movement": np.nan, "interpolator_distance": np.nan}
+        row = dict.fromkeys(HISTORY_COLUMNS, np.nan)
+        row.update(step=t, train_loss=mse)
         dW = W - W0
         moved = float(np.sum(dW * dW)) + (float((b - b0) @ (b - b0)) if second else 0.0)
         row["weight_movement"] = math.sqrt(moved) / W0_norm
@@ -709,6 +768,10 @@ def train_network(
                 row["test_error"] = float(np.mean((f_test - y_test) ** 2))
             if int_norm is not None and int_norm > 0:
                 row["interpolator_distance"] = float(np.linalg.norm(f_test - interpolator_predictions) / int_norm)
+            f_lin = linear_model.predict(lr, np.array([float(t)]))[0]
+            lin_norm = float(np.linalg.norm(f_lin))
+            if lin_norm > 0:
+                row["linearized_distance"] = float(np.linalg.norm(f_test - f_lin) / lin_norm)
         if record_kernel and np.all(np.isfinite(W)) and np.all(np.isfinite(b)):
             Kt = _tangent_kernel(X, W, b, act, layers)
             row["kernel_movement"] = _op_norm_symmetric(Kt - K0) / K0_norm

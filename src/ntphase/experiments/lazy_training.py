@@ -21,14 +21,32 @@ with output scale ``alpha`` (:mod:`ntphase.training`) on random labels
   initialization): the relative L2 distance between the network's test
   predictions and those of the NT min-norm interpolator
   ``K_N(x, X) K_N^+ y`` at the end of training, the relative weight movement and
-  the relative kernel movement, against ``alpha``. The lazy theory (Chizat,
-  Oyallon & Bach 2019) says they vanish as ``alpha -> infinity``, like
-  ``1/alpha`` for a smooth activation (reference slope in the figure).
+  the relative kernel movement, against ``alpha``, and the distance between the
+  network's test predictions and the linearized model's after the same number of
+  steps (:func:`ntphase.training.linearized_predictions`; free of the
+  stopping-tolerance floor ``~ sqrt(tol)`` that the interpolator distance has at
+  large ``alpha``). The lazy theory (Chizat, Oyallon & Bach 2019) says they
+  vanish as ``alpha -> infinity``: the weights move by ``O(1/alpha)`` and, in
+  general, the network deviates from its linearization by ``O(1/alpha)``.
 
-Rows (``run_task``): ``quantity`` and ``value`` with the columns ``kind``
-(``"curve"`` or ``"alpha"``), ``ratio``, ``N``, ``alpha``, ``source``
-(``"simulation"`` or ``"linearized"``: a prediction from the run's own kernel) and,
-for curve points, ``step``.
+  *Symmetric pairs make the deviation O(1/alpha^2) for smooth sigma.* Write the
+  pair's displacements ``Delta_+, Delta_-`` (both ``O(1/alpha)``),
+  ``D = Delta_+ - Delta_-``, ``S = Delta_+ + Delta_-``. The linear part of
+  ``f`` depends on ``D`` only; ``S`` starts at 0 and its velocity is
+  ``~ (1/alpha) sigma''(z) <D, x>``, so ``S = O(1/alpha^2)``. The pair's
+  second-order term is ``(alpha/2) sigma''(z) (<Delta_+,x>^2 - <Delta_-,x>^2)
+  = (alpha/2) sigma''(z) <S,x><D,x> = O(1/alpha^2)``, the third-order one
+  ``alpha O(|Delta|^3) = O(1/alpha^2)``, and the kernel change is
+  ``~ sigma' sigma'' <S, x> = O(1/alpha^2)``. Prediction (smooth ``sigma``):
+  ``linearized_distance`` and ``kernel_movement`` scale like ``alpha^-2``
+  (agreement row: fitted exponent over ``alpha >= LAZY_FIT_MIN_ALPHA``). ReLU has
+  ``sigma''`` singular (activation patterns flip), so no exponent is predicted.
+
+Rows (``run_task``): ``quantity`` and ``value`` with the columns ``source``
+(``"simulation"`` or ``"linearized"``: a prediction from the run's own kernel),
+``p`` (``N d / 2``), ``step`` for curve points and ``alpha`` for the lazy-limit
+sweep; the sweep adds the task parameters (``activation, kind, ratio, N, alpha``
+for curves, ``alphas`` for the sweep, ...).
 """
 
 from __future__ import annotations
@@ -41,9 +59,15 @@ import pandas as pd
 from pydantic import Field, field_validator
 
 from ntphase import plots
-from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing
+from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing, check_unique
 
 NAME = "lazy_training"
+
+#: smallest alpha used to fit the lazy-limit exponent (below it the run is not lazy)
+LAZY_FIT_MIN_ALPHA = 10.0
+
+#: activations with a singular sigma'' (no alpha^-2 prediction)
+NONSMOOTH = ("relu",)
 
 #: relative-loss window of the measured linear rate (the tail of the run, where
 #: the slowest eigendirection of K_N dominates the residual)
@@ -51,12 +75,13 @@ RATE_WINDOW = (1e-4, 1e-8)
 
 
 class Config(ExperimentConfig):
-    """Lazy training of random labels (defaults: the quick preset, ~15 s on 2 cores).
+    """Lazy training of random labels (defaults: the quick preset, ~25 s on one core).
 
     Attributes
     ----------
-    activation : str
-        Activation of the network.
+    activations : list of str
+        Activations of the network (relu: the paper's; tanh: smooth, the clean
+        ``1/alpha`` lazy limit).
     n, d : int
         Training samples (on the sphere of radius ``sqrt(d)``) and input dimension.
     n_test : int
@@ -82,23 +107,23 @@ class Config(ExperimentConfig):
 
     experiment: Literal["lazy_training"] = NAME
     repeats: int = Field(2, ge=1, le=10_000, description="independent seeds per grid point")
-    activation: str = "relu"
-    n: int = Field(100, ge=2, le=20_000)
+    activations: list[str] = Field(default_factory=lambda: ["relu", "tanh"])
+    n: int = Field(60, ge=2, le=20_000)
     d: int = Field(10, ge=2, le=10_000)
     n_test: int = Field(400, ge=1, le=200_000)
     ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0])
     curve_alpha: float = Field(1e4, gt=0)
-    alphas: list[float] = Field(default_factory=lambda: [0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1e3, 1e4])
+    alphas: list[float] = Field(default_factory=lambda: [1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4])
     alpha_ratio: float = Field(4.0, gt=1.0)
-    steps: int = Field(20_000, ge=1, le=10_000_000)
+    steps: int = Field(12_000, ge=1, le=10_000_000)
     tol: float = Field(1e-10, ge=1e-14, lt=1, description="relative loss at which a run stops (>= 1e-14: float64)")
     curve_points: int = Field(60, ge=2, le=100_000)
     weights: Literal["gaussian", "sphere"] = "gaussian"
 
-    @field_validator("activation")
+    @field_validator("activations")
     @classmethod
-    def _activation(cls, value: str) -> str:
-        return check_activation_name(value)
+    def _activations(cls, value: list[str]) -> list[str]:
+        return check_unique([check_activation_name(v) for v in value])
 
     @field_validator("ratios", "alphas")
     @classmethod
@@ -112,19 +137,20 @@ def width_for(ratio: float, n: int, d: int) -> int:
 
 
 def tasks(config: Config) -> list[dict]:
-    """One task per (ratio, repeat) for the curves and one per repeat for the alpha sweep."""
-    base = {"activation": config.activation, "n": config.n, "d": config.d, "n_test": config.n_test,
-            "steps": config.steps, "tol": config.tol, "weights": config.weights}
+    """Per activation: one task per (ratio, repeat) for the curves, one per repeat for the alpha sweep."""
     out = []
-    for ratio in config.ratios:
-        N = width_for(ratio, config.n, config.d)
+    for act in config.activations:
+        base = {"activation": act, "n": config.n, "d": config.d, "n_test": config.n_test,
+                "steps": config.steps, "tol": config.tol, "weights": config.weights}
+        for ratio in config.ratios:
+            N = width_for(ratio, config.n, config.d)
+            for r in range(config.repeats):
+                out.append({**base, "kind": "curve", "ratio": float(ratio), "N": N,
+                            "alpha": float(config.curve_alpha), "curve_points": config.curve_points, "repeat": r})
+        N = width_for(config.alpha_ratio, config.n, config.d)
         for r in range(config.repeats):
-            out.append({**base, "kind": "curve", "ratio": float(ratio), "N": N, "alpha": float(config.curve_alpha),
-                        "curve_points": config.curve_points, "repeat": r})
-    N = width_for(config.alpha_ratio, config.n, config.d)
-    for r in range(config.repeats):
-        out.append({**base, "kind": "alpha", "ratio": float(config.alpha_ratio), "N": N,
-                    "alphas": [float(a) for a in config.alphas], "repeat": r})
+            out.append({**base, "kind": "alpha", "ratio": float(config.alpha_ratio), "N": N,
+                        "alphas": [float(a) for a in config.alphas], "repeat": r})
     return out
 
 
@@ -152,14 +178,12 @@ def _curve_rows(params: dict, seed: int) -> list[dict]:
     N, alpha, steps = int(params["N"]), float(params["alpha"]), int(params["steps"])
     res = train_network(X, y, params["activation"], N, alpha, steps=steps, tol=float(params["tol"]), rng=rng,
                         X_test=X_test, record_every=max(1, steps // 10), weights=params.get("weights", "gaussian"))
-    n = X.shape[0]
     mse0 = res.initial_loss
     npts = int(params.get("curve_points", 60))
     idx = np.unique(np.round(np.linspace(0, res.loss_steps.size - 1, npts)).astype(int))
     at = res.loss_steps[idx]
     lin = linearized_loss_curve(res.kernel, y, res.lr, at)
-    common = {"kind": "curve", "ratio": float(params["ratio"]), "N": N, "alpha": alpha,
-              "p": N * X.shape[1] // 2, "n": n}
+    common = {"p": N * X.shape[1] // 2}
     rows = []
     for s, v_sim, v_lin in zip(at, res.loss_curve[idx], lin):
         rows.append({**common, "quantity": "relative_train_loss", "source": "simulation", "step": int(s),
@@ -195,8 +219,7 @@ def _alpha_rows(params: dict, seed: int) -> list[dict]:
     X, y, X_test = _sample(params, rng)
     init_seed = int(rng.integers(2**63 - 1))
     N, steps = int(params["N"]), int(params["steps"])
-    common = {"kind": "alpha", "ratio": float(params["ratio"]), "N": N, "p": N * X.shape[1] // 2, "n": X.shape[0],
-              "source": "simulation"}
+    common = {"p": N * X.shape[1] // 2, "source": "simulation"}
     rows: list[dict] = []
     interp = None
     for alpha in params["alphas"]:
@@ -207,6 +230,7 @@ def _alpha_rows(params: dict, seed: int) -> list[dict]:
         interp = res.interpolator_predictions
         last = res.history.iloc[-1]
         for q, v in [("interpolator_distance", last["interpolator_distance"]),
+                     ("linearized_distance", last["linearized_distance"]),
                      ("weight_movement", last["weight_movement"]),
                      ("kernel_movement", last["kernel_movement"]),
                      ("final_relative_loss", res.final_loss / res.initial_loss),
@@ -234,108 +258,146 @@ def theory_rows(config: Config) -> list[dict]:
     deficit slightly, THEORY.md section 4).
     """
     rows = []
-    for ratio in config.ratios:
-        N = width_for(ratio, config.n, config.d)
-        p = N * config.d // 2
-        rows.append({"quantity": "expected_floor", "kind": "curve", "ratio": float(ratio), "N": N, "p": p,
-                     "source": "theory", "value": float(max(0.0, 1.0 - p / config.n))})
+    for act in config.activations:
+        for ratio in config.ratios:
+            N = width_for(ratio, config.n, config.d)
+            p = N * config.d // 2
+            rows.append({"quantity": "expected_floor", "activation": act, "kind": "curve", "ratio": float(ratio),
+                         "N": N, "p": p, "source": "theory", "value": float(max(0.0, 1.0 - p / config.n))})
     return rows
 
 
 def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
-    """Measured vs predicted: plateau vs the linearized floor (``p < n``), measured vs
-    predicted linear rate (``p > n``), and the distance to the NT interpolator at the
-    largest ``alpha`` (prediction 0; the relative error column is the distance)."""
+    """Measured vs predicted, per activation: plateau vs the linearized floor (``p < n``),
+    measured vs predicted linear rate (``p > n``), and the distance to the NT interpolator
+    at the largest ``alpha`` (prediction 0; the relative error column is the distance)."""
     rows = []
-    curves = table[table["kind"] == "curve"] if "kind" in table.columns else table.iloc[0:0]
-    setting = f"{config.activation}, n={config.n}, d={config.d}, alpha={config.curve_alpha:g}"
-    for ratio in config.ratios:
-        sub = curves[curves["ratio"] == ratio]
-        if sub.empty:
-            continue
-        final = sub.loc[sub["quantity"] == "final_relative_loss", "value"].mean()
-        floor = sub.loc[sub["quantity"] == "floor", "value"].mean()
-        if ratio < 1 and floor > 0:
-            rows.append({"prediction": f"loss plateau = linearized floor ||(I-P)y||^2/||y||^2 (p/n={ratio:g})",
-                         "setting": setting, "predicted": float(floor), "measured": float(final),
-                         "relative_error": float(abs(final - floor) / floor), "note": "mean over seeds"})
-        meas = sub.loc[sub["quantity"] == "measured_rate", "value"]
-        pred = sub.loc[sub["quantity"] == "predicted_rate", "value"]
-        if ratio > 1 and len(meas) and float(pred.mean()) > 0:
-            rows.append({"prediction": f"linear rate -2 log(1 - eta lambda_min(K_N)) (p/n={ratio:g})",
-                         "setting": setting, "predicted": float(pred.mean()), "measured": float(meas.mean()),
-                         "relative_error": float(abs(meas.mean() - pred.mean()) / pred.mean()),
-                         "note": f"slope of log loss for relative loss in {RATE_WINDOW}"})
-    if "kind" in table.columns:
-        sweep = table[(table["kind"] == "alpha") & (table["quantity"] == "interpolator_distance")]
+    for act in config.activations:
+        curves = plots.select(table, activation=act, kind="curve")
+        setting = f"{act}, n={config.n}, d={config.d}, alpha={config.curve_alpha:g}"
+        for ratio in config.ratios:
+            sub = curves[curves["ratio"] == ratio]
+            if sub.empty:
+                continue
+            final = sub.loc[sub["quantity"] == "final_relative_loss", "value"].mean()
+            floor = sub.loc[sub["quantity"] == "floor", "value"].mean()
+            if ratio < 1 and floor > 0:
+                rows.append({"prediction": f"loss plateau = linearized floor ||(I-P)y||^2/||y||^2 (p/n={ratio:g})",
+                             "setting": setting, "predicted": float(floor), "measured": float(final),
+                             "relative_error": float(abs(final - floor) / floor), "note": "mean over seeds"})
+            meas = sub.loc[sub["quantity"] == "measured_rate", "value"]
+            pred = sub.loc[sub["quantity"] == "predicted_rate", "value"]
+            if ratio > 1 and len(meas) and float(pred.mean()) > 0:
+                rows.append({"prediction": f"linear rate -2 log(1 - eta lambda_min(K_N)) (p/n={ratio:g})",
+                             "setting": setting, "predicted": float(pred.mean()), "measured": float(meas.mean()),
+                             "relative_error": float(abs(meas.mean() - pred.mean()) / pred.mean()),
+                             "note": f"slope of log loss for relative loss in {RATE_WINDOW}"})
+        for q in ("linearized_distance", "kernel_movement"):
+            agg = plots.mean_se(plots.select(table, activation=act, kind="alpha", quantity=q), ["alpha"])
+            agg = agg[(agg["alpha"] >= LAZY_FIT_MIN_ALPHA) & (agg["mean"] > 0)]
+            if len(agg) >= 2:
+                slope = float(np.polyfit(np.log(agg["alpha"]), np.log(agg["mean"]), 1)[0])
+                smooth = act not in NONSMOOTH
+                rows.append({"prediction": f"lazy-limit exponent of {q} vs alpha (symmetric init)",
+                             "setting": f"{act}, p/n={config.alpha_ratio:g}, alpha>={LAZY_FIT_MIN_ALPHA:g}",
+                             "predicted": -2.0 if smooth else float("nan"), "measured": slope,
+                             "relative_error": abs(slope + 2.0) / 2.0 if smooth else float("nan"),
+                             "note": "O(alpha^-2) for smooth sigma" if smooth else "relu: sigma'' singular, no prediction"})
+        sweep = plots.select(table, activation=act, kind="alpha", quantity="interpolator_distance")
         if len(sweep):
-            top = sweep[sweep["alpha"] == sweep["alpha"].max()]["value"].mean()
+            top_alpha = float(sweep["alpha"].max())
+            top = float(sweep.loc[sweep["alpha"] == top_alpha, "value"].mean())
             rows.append({"prediction": "network -> NT min-norm interpolator (relative L2 on test points)",
-                         "setting": f"{config.activation}, p/n={config.alpha_ratio:g}, alpha={sweep['alpha'].max():g}",
-                         "predicted": 0.0, "measured": float(top), "relative_error": float(top),
+                         "setting": f"{act}, p/n={config.alpha_ratio:g}, alpha={top_alpha:g}",
+                         "predicted": 0.0, "measured": top, "relative_error": top,
                          "note": "relative_error is the distance itself"})
     return rows
 
 
 def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
-    """Figure ``lazy_training``: (a) relative training loss vs step for each ``p/n``
-    (markers: simulation; lines: linearized prediction from the run's kernel; dashed:
-    expected floor), (b) distance to the NT interpolator vs ``alpha`` (log-log),
-    (c) weight and kernel movement vs ``alpha``."""
+    """Figure ``lazy_training``, one row per activation: (a) relative training loss vs
+    step for each ``p/n`` (markers: simulation; lines: linearized prediction from the
+    run's kernel; dashed: expected floor ``1 - p/n``), (b) distance to the NT
+    interpolator vs ``alpha`` (log-log, ``1/alpha`` reference), (c) weight and kernel
+    movement vs ``alpha``."""
     if theory is None:
         theory = pd.DataFrame(theory_rows(config))
-    fig, axes = plots.new_figure(1, 3, width=4.4, height=3.6)
-    ax = axes[0, 0]
-    curves = plots.select(table, kind="curve", quantity="relative_train_loss")
+    acts = config.activations
+    fig, axes = plots.new_figure(len(acts), 3, width=4.4, height=3.6)
+    for a, act in enumerate(acts):
+        _curves_panel(axes[a, 0], plots.select(table, activation=act, kind="curve"), theory, config, act)
+        sweep = plots.select(table, activation=act, kind="alpha")
+        ax = axes[a, 1]
+        for i, (q, lab) in ((1, ("linearized_distance", "to the linearized model (same $t$)")),
+                            (0, ("interpolator_distance", "to the NT min-norm interpolator"))):
+            dist = plots.mean_se(sweep[sweep["quantity"] == q], ["alpha"])
+            dist = dist[dist["mean"] > 0]
+            if len(dist):
+                plots.simulation(ax, dist["alpha"], dist["mean"], dist["se"], label=lab, i=i, filled=i == 0,
+                                 ms=7 if i == 1 else 4)
+                if i == 1:
+                    _reference_slope(ax, dist["alpha"].to_numpy(), dist["mean"].to_numpy(), power=2)
+                    _reference_slope(ax, dist["alpha"].to_numpy(), dist["mean"].to_numpy(), power=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        plots.finish(ax, r"output scale $\alpha$",
+                     r"$\|f_\alpha - f_{\mathrm{NT}}\|_2 / \|f_{\mathrm{NT}}\|_2$ (test)",
+                     rf"{act}: lazy limit, $p/n$ = {config.alpha_ratio:g}")
+        ax = axes[a, 2]
+        for i, (q, lab) in enumerate([("weight_movement", r"$\|W_t - W_0\|_F / \|W_0\|_F$"),
+                                      ("kernel_movement", r"$\|K_t - K_0\|_{op} / \|K_0\|_{op}$")]):
+            agg = plots.mean_se(sweep[sweep["quantity"] == q], ["alpha"])
+            agg = agg[agg["mean"] > 0]
+            if len(agg):
+                plots.simulation(ax, agg["alpha"], agg["mean"], agg["se"], label=lab, i=i + 1)
+                _reference_slope(ax, agg["alpha"].to_numpy(), agg["mean"].to_numpy(), power=i + 1,
+                                 label=i == 0 or None)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        plots.finish(ax, r"output scale $\alpha$", "relative movement (end of training)",
+                     f"{act}: weights and kernel")
+    plots.caption(fig, f"random labels, n={config.n}, d={config.d}; p = N d / 2 NT parameters (N/2 symmetric "
+                       f"pairs); markers: simulation ({config.repeats} seeds, mean $\\pm$ s.e.); lines: linearized "
+                       f"GD on the run's $K_N(W_0)$; dashed: references")
+    return plots.save_figure(fig, outdir, NAME)
+
+
+def _curves_panel(ax, curves: pd.DataFrame, theory: pd.DataFrame, config: Config, act: str) -> None:
+    loss = curves[curves["quantity"] == "relative_train_loss"]
+    # x range: up to 1.3 x the longest run that reached the tolerance (the plateaus go on flat)
+    steps_run = curves[(curves["quantity"] == "steps_run") & (curves["ratio"] > 1)]["value"]
+    xmax = 1.3 * float(steps_run.max()) if len(steps_run) else None
+    group = "task_key" if "task_key" in loss.columns else "repeat"
     for i, ratio in enumerate(config.ratios):
-        sub = curves[curves["ratio"] == ratio]
-        for r, (_, run) in enumerate(sub.groupby("task_key" if "task_key" in sub.columns else "repeat", sort=True)):
+        sub = loss[loss["ratio"] == ratio]
+        for r, (_, run) in enumerate(sub.groupby(group, sort=True)):
             sim = run[run["source"] == "simulation"].sort_values("step")
             lin = run[run["source"] == "linearized"].sort_values("step")
-            first = r == 0
-            plots.theory(ax, lin["step"], lin["value"], i=i, label="linearized (same $K_N$)" if first and i == 0 else None)
-            plots.simulation(ax, sim["step"], sim["value"], i=i, ms=3.5,
-                             label=f"$p/n$ = {ratio:g}" if first else None)
+            if xmax is not None:
+                sim, lin = sim[sim["step"] <= xmax], lin[lin["step"] <= xmax]
+            plots.theory(ax, lin["step"], lin["value"], i=i, lw=1.2,
+                         label="linearized (same $K_N$)" if r == 0 and i == 0 else None)
+            plots.simulation(ax, sim["step"], sim["value"], i=i, ms=3.5, filled=False,
+                             label=f"$p/n$ = {ratio:g}" if r == 0 else None)
         th = plots.select(theory, quantity="expected_floor", ratio=float(ratio))
         if len(th) and float(th["value"].iloc[0]) > 0:
             plots.hline(ax, float(th["value"].iloc[0]), label="$1 - p/n$ (expected floor)" if i == 0 else None,
                         i=i, lw=0.9)
     ax.set_yscale("log")
+    if xmax is not None:
+        ax.set_xlim(-0.02 * xmax, xmax)
     plots.finish(ax, "step $t$", r"$\mathrm{mse}_t / \mathrm{mse}_0$",
-                 rf"{config.activation}, n={config.n}, d={config.d}, $\alpha$={config.curve_alpha:g}", loc="lower left")
-
-    sweep = plots.select(table, kind="alpha")
-    ax = axes[0, 1]
-    dist = plots.mean_se(sweep[sweep["quantity"] == "interpolator_distance"], ["alpha"])
-    if len(dist):
-        plots.simulation(ax, dist["alpha"], dist["mean"], dist["se"], label="network vs NT interpolator", i=0)
-        _reference_slope(ax, dist["alpha"].to_numpy(), dist["mean"].to_numpy())
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    plots.finish(ax, r"output scale $\alpha$", r"$\|f_\alpha - f_{\mathrm{NT}}\|_2 / \|f_{\mathrm{NT}}\|_2$ (test)",
-                 rf"lazy limit, $p/n$ = {config.alpha_ratio:g}")
-    ax = axes[0, 2]
-    for i, (q, lab) in enumerate([("weight_movement", r"$\|W_t - W_0\|_F / \|W_0\|_F$"),
-                                  ("kernel_movement", r"$\|K_t - K_0\|_{op} / \|K_0\|_{op}$")]):
-        agg = plots.mean_se(sweep[sweep["quantity"] == q], ["alpha"])
-        agg = agg[agg["mean"] > 0]
-        if len(agg):
-            plots.simulation(ax, agg["alpha"], agg["mean"], agg["se"], label=lab, i=i + 1)
-            if i == 0:
-                _reference_slope(ax, agg["alpha"].to_numpy(), agg["mean"].to_numpy())
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    plots.finish(ax, r"output scale $\alpha$", "relative movement (end of training)", "weights and kernel")
-    plots.caption(fig, f"random labels; p = N d / 2 NT parameters (symmetric pairs); markers: simulation "
-                       f"({config.repeats} seeds); lines: linearized GD on $K_N(W_0)$ / references")
-    return plots.save_figure(fig, outdir, NAME)
+                 rf"{act}: training curves, $\alpha$ = {config.curve_alpha:g}", loc="lower left")
 
 
-def _reference_slope(ax, x: np.ndarray, y: np.ndarray) -> None:
-    """Dashed ``1/alpha`` reference through the largest-alpha point."""
+def _reference_slope(ax, x: np.ndarray, y: np.ndarray, power: int = 1, label: bool = True) -> None:
+    """Reference ``alpha^-power`` through the point at the median alpha (dashed: 1, dotted: 2)."""
     good = np.isfinite(y) & (y > 0)
     if not np.any(good):
         return
-    x0, y0 = x[good][-1], y[good][-1]
+    xs, ys = x[good], y[good]
+    k = len(xs) // 2
     grid = np.geomspace(x.min(), x.max(), 50)
-    plots.theory(ax, grid, y0 * x0 / grid, label=r"$\propto 1/\alpha$ (reference)", i=6, style="--", lw=1.0)
+    text = r"$\propto 1/\alpha$" if power == 1 else rf"$\propto \alpha^{{-{power}}}$"
+    plots.theory(ax, grid, ys[k] * (xs[k] / grid) ** power, label=f"{text} (reference)" if label else None,
+                 i=6, style="--" if power == 1 else ":", lw=1.0)
