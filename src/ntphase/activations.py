@@ -536,13 +536,17 @@ def _normalized_cached(act: Activation, jmax: int, of: str) -> np.ndarray:
             fx = f(np.array(x))
             out = _hermite_projections(fx, x, w, jmax)
             fmx = f(-np.array(x))
-        # Exact parity (e.g. tanh' even, tanh odd): the other half of the
-        # coefficients vanishes; set it to 0 instead of quadrature rounding (~1e-19).
+        # Exact parity (e.g. tanh' even, tanh odd, sigmoid - 1/2 odd): the other
+        # half of the coefficients vanishes; set it to 0 instead of quadrature
+        # rounding (~1e-19).
         scale = _PARITY_RTOL * float(np.max(np.abs(fx)))
+        even_part = 0.5 * (fx + fmx)
         if np.max(np.abs(fx - fmx)) <= scale:
             out[1::2] = 0.0
-        elif np.max(np.abs(fx + fmx)) <= scale:
+        elif np.max(np.abs(even_part)) <= scale:
             out[0::2] = 0.0
+        elif np.max(np.abs(even_part - even_part[0])) <= scale:
+            out[2::2] = 0.0  # even part constant (sigmoid = 1/2 + odd)
     out.setflags(write=False)
     return out
 

@@ -7,8 +7,10 @@ harmonics (dimension ``B(d,k)``), ``u`` with density proportional to
 ``(1 - u^2)^((d-3)/2)`` on ``[-1, 1]`` and ``P_k`` the Gegenbauer polynomial
 normalized to ``P_k(1) = 1``. ``sum_k B(d,k) xi_{d,k} = kappa(1)``.
 
-Two independent ways to compute the weights ``B(d,k) xi_{d,k}`` are used, the
-first whenever its truncation error is provably negligible:
+Two independent ways to compute the weights ``B(d,k) xi_{d,k}`` are used; per
+degree, the one with the smaller error estimate is kept (``SphereSpectrum.method``
+says which: ``"series"``, ``"quadrature"`` or ``"mixed"``; ``.error`` gives the
+estimates):
 
 1. **Power series (exact structure).** With ``kappa(u) = sum_m a_m u^m``
    (``a_m >= 0``, :meth:`Activation.power_series`) and ``u^m = sum_k
@@ -17,23 +19,30 @@ first whenever its truncation error is provably negligible:
    ``p_k = (k+d-2)/(2k+d-2)``, ``q_k = k/(2k+d-2)`` (``p_k + q_k = 1``): a random
    walk on degrees, so ``sum_k alpha_{m,k} = 1``. Sums of non-negative terms:
    full relative accuracy at any ``d`` (no cancellation, also for ``d = 1000``
-   and high ``k``). Its truncation after ``M`` terms costs at most
-   ``(kappa(1) - sum_{m<=M} a_m) * max_k alpha_{M,k}``; used when this is below
-   ``SERIES_TOL * kappa(1)``.
+   and high ``k``). Truncation after ``M`` terms (up to 4096) costs about
+   ``(kappa(1) - sum_{m<=M} a_m) * alpha_{M,k}``: negligible for smooth
+   activations at every ``d`` and for ReLU once ``d`` exceeds ~15 (the walk
+   leaves low degrees fast), but ReLU's ``a_m ~ m^{-3/2}`` leave ~1e-6 at
+   ``d = 10``, ``k = 100``.
 2. **Quadrature in the angle.** ``u = cos(theta)``, density proportional to
    ``sin(theta)^(d-2)`` on ``[0, pi]``, composite Gauss-Legendre graded
    geometrically toward ``theta = 0, pi`` and mirrored exactly (``u -> -u``), so
    parity zeros (ReLU odd ``k >= 3``) cancel to rounding. In ``theta`` the ReLU
    kernels are analytic (``arccos(cos theta) = theta``), so this converges
    exponentially at small ``d`` (``d = 2, 3``), where the power series of ReLU
-   converges only algebraically. Absolute error in ``B xi`` about
-   ``1e-16 * sqrt(B(d,k))`` (cancellation), small exactly where it is used.
+   converges only algebraically. Rounding error in ``B xi`` about
+   ``eps * sqrt(B(d,k)) * max|kappa|`` (cancellation): tiny at small ``d``,
+   useless at large ``d`` and ``k`` (where the series is exact).
+
+A spectrum whose estimated error exceeds ``1e-8 * kappa(1)`` in some degree
+warns (``RuntimeWarning``).
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +73,11 @@ _MAX_TERMS = 4096
 #: Largest kmax explored by :func:`level` (d = 2 has B(2,k) = 2 for every k).
 _LEVEL_KMAX = 4096
 _GL_POINTS = 24
+#: Angular-quadrature rounding error estimate, in units of eps sqrt(B(d,k)) max|kappa|
+#: (measured against the series method: the actual error is 3-10 times smaller).
+_QUAD_ERROR_FACTOR = 10.0
+#: A spectrum whose estimated error exceeds this (relative to kappa(1)) warns.
+_WARN_ERROR = 1e-8
 
 
 def _check_d(d) -> int:
@@ -153,10 +167,10 @@ def gegenbauer(k: int, d: int, t) -> np.ndarray:
 # --------------------------------------------------------------------------
 # method 1: power series + random walk on degrees
 # --------------------------------------------------------------------------
-def _walk_weights(a: np.ndarray, d: int, kmax: int) -> tuple[np.ndarray, float]:
-    """``sum_m a_m alpha_{m,k}`` for ``k <= kmax`` and ``max_{k<=kmax} alpha_{M,k}``."""
+def _walk_weights(a: np.ndarray, d: int, kmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """``sum_m a_m alpha_{m,k}`` for ``k <= kmax``, and the last row ``alpha_{M,k}``, ``k <= kmax + 1``."""
     M = a.size - 1
-    size = M + 2
+    size = max(M, kmax + 1) + 2
     k = np.arange(size, dtype=np.float64)
     p = (k + d - 2) / (2 * k + d - 2) if d > 2 else np.full(size, 0.5)
     q = k / (2 * k + d - 2) if d > 2 else np.full(size, 0.5)
@@ -169,32 +183,50 @@ def _walk_weights(a: np.ndarray, d: int, kmax: int) -> tuple[np.ndarray, float]:
         new = np.zeros(size)
         top = min(m, size - 1)
         new[1 : top + 1] = alpha[:top] * p[:top]
-        new[: top - 1 + 1] += alpha[1 : top + 1] * q[1 : top + 1]
+        new[:top] += alpha[1 : top + 1] * q[1 : top + 1]
         alpha = new
         if a[m] != 0.0:
             acc += a[m] * alpha[: kmax + 1]
-    return acc, float(np.max(alpha[: kmax + 1]))
+    return acc, alpha[: kmax + 2]
 
 
 def _series_weights(act: Activation, d: int, kmax: int, layers: str, kappa1: float):
-    """Try the power-series method; return weights or None if not accurate enough."""
+    """Power-series weights and a per-degree bound on their truncation error.
+
+    The neglected ``sum_{m>M} a_m alpha_{m,k}`` is at most the neglected mass
+    ``kappa(1) - sum_{m<=M} a_m`` times ``max(alpha_{M,k}, alpha_{M,k+1})`` (the
+    walk's occupation of a fixed degree decays once ``m >> k``; both parities).
+    """
     M = max(512, 2 * kmax)
-    while M <= _MAX_TERMS:
+    while True:
         a = act.power_series(M, layers)
         tail = max(kappa1 - float(np.sum(a)), 0.0)
-        if tail <= SERIES_TOL * kappa1 * 1e-2:  # fast-decaying series: walk max is <= 1
-            return _walk_weights(a, d, kmax)[0]
-        acc, amax = _walk_weights(a, d, kmax)
-        if tail * amax <= SERIES_TOL * kappa1:
-            return acc
-        if act.kind == "numeric":
-            # Quadrature-based coefficients beyond a few hundred terms are costly
-            # and only needed for slowly converging user activations.
-            return None
+        acc, last = _walk_weights(a, d, kmax)
+        error = tail * np.maximum(last[:-1], last[1:])
+        # floor: rounding in the sum of non-negative terms
+        error = np.maximum(error, 4 * np.finfo(float).eps * np.abs(acc))
+        done = np.all(error <= SERIES_TOL * abs(kappa1))
+        # Quadrature-based coefficients beyond a few hundred terms are costly and
+        # needed only for slowly converging user activations: no doubling for those.
+        if done or act.kind == "numeric" or 2 * M > _MAX_TERMS:
+            return acc, error, _parity_zeros(a, kmax)
         M *= 2
-    return None
 
 
+def _parity_zeros(a: np.ndarray, kmax: int) -> np.ndarray:
+    """Degrees ``k`` whose weight vanishes by parity: ``a_m = 0`` for every ``m >= k``, ``m = k mod 2``.
+
+    ``u^m`` has components only in degrees ``k <= m`` with ``k = m mod 2``, so such
+    degrees get nothing (ReLU: odd ``k >= 3``; tanh: even ``k``). The coefficients
+    are exact zeros for closed forms and for exactly even/odd activations.
+    """
+    zero = np.zeros(kmax + 1, dtype=bool)
+    for parity in (0, 1):
+        nz = np.flatnonzero(a[parity::2])
+        first_free = (2 * nz[-1] + parity + 2) if nz.size else parity  # beyond the last nonzero
+        if first_free <= kmax:
+            zero[first_free::2] = True
+    return zero
 # --------------------------------------------------------------------------
 # method 2: quadrature in theta
 # --------------------------------------------------------------------------
@@ -225,14 +257,22 @@ def _theta_rule(d: int, kmax: int) -> tuple[np.ndarray, np.ndarray]:
     return u, weights
 
 
-def _quadrature_weights(act: Activation, d: int, kmax: int, layers: str) -> np.ndarray:
+def _quadrature_weights(act: Activation, d: int, kmax: int, layers: str) -> tuple[np.ndarray, np.ndarray]:
+    """Angular-quadrature weights and an estimate of their rounding error.
+
+    The sum ``B(d,k) sum_i w_i kappa(u_i) P_k(u_i)`` cancels: its error is about
+    ``eps * B(d,k) * sqrt(E[kappa^2 P_k^2])``, i.e. ``~ eps * sqrt(B(d,k)) * max|kappa|``.
+    """
     u, w = _theta_rule(d, kmax)
     kp = np.asarray(act.kernel_function(u, layers))
     km = np.asarray(act.kernel_function(-u, layers))
     P = _gegenbauer_table(kmax, d, u)  # P_k(-u) = (-1)^k P_k(u) exactly
     sign = (-1.0) ** np.arange(kmax + 1)
     xi = P @ (w * kp) + sign * (P @ (w * km))
-    return multiplicities(d, kmax) * xi
+    B = multiplicities(d, kmax)
+    scale = max(float(np.max(np.abs(kp))), float(np.max(np.abs(km))))
+    error = _QUAD_ERROR_FACTOR * np.finfo(float).eps * np.sqrt(B) * scale
+    return B * xi, error
 
 
 # --------------------------------------------------------------------------
@@ -258,7 +298,9 @@ class SphereSpectrum:
     H1 : float
         Kernel function at ``t = 1`` (``= sum_k B(d,k) xi_{d,k}``).
     method : str
-        ``"series"`` or ``"quadrature"`` (see module docstring).
+        ``"series"``, ``"quadrature"`` or ``"mixed"`` (per degree; module docstring).
+    error : ndarray float64 or None
+        Estimated absolute error of ``B(d,k) xi_{d,k}`` per degree.
 
     Arrays are read-only (spectra are cached and shared).
     """
@@ -271,6 +313,7 @@ class SphereSpectrum:
     xi: np.ndarray
     H1: float
     method: str = "series"
+    error: np.ndarray | None = None
 
     @property
     def kmax(self) -> int:
@@ -323,18 +366,37 @@ def _level_from(spec: SphereSpectrum, n: int) -> int | None:
 @functools.lru_cache(maxsize=256)
 def _spectrum_cached(act: Activation, d: int, kmax: int, layers: str) -> SphereSpectrum:
     kappa1 = float(np.asarray(act.kernel_function(np.array(1.0), layers)))
-    weights = _series_weights(act, d, kmax, layers, kappa1)
+    weights, error, zeros = _series_weights(act, d, kmax, layers, kappa1)
     method = "series"
-    if weights is None:
-        weights = _quadrature_weights(act, d, kmax, layers)
-        method = "quadrature"
+    if np.any(error > SERIES_TOL * abs(kappa1)):
+        # Per degree, keep whichever method has the smaller error estimate.
+        qweights, qerror = _quadrature_weights(act, d, kmax, layers)
+        use_q = qerror < error
+        if use_q.any():
+            weights = np.where(use_q, qweights, weights)
+            error = np.where(use_q, qerror, error)
+            method = "quadrature" if use_q.all() else "mixed"
+    # structural zeros are exact whatever the method
+    weights = np.where(zeros, 0.0, weights)
+    error = np.where(zeros, 0.0, error)
+    worst = float(np.max(error))
+    if worst > _WARN_ERROR * abs(kappa1):
+        warnings.warn(
+            f"sphere_spectrum({act.name!r}, d={d}, kmax={kmax}): estimated absolute error of "
+            f"B(d,k) xi_(d,k) up to {worst:.1e} (degree {int(np.argmax(error))}); "
+            "use a smaller kmax",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     B = multiplicities(d, kmax)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         xi = np.where(np.isfinite(B), weights / B, 0.0)
     degrees = np.arange(kmax + 1)
     for arr in (degrees, B, xi):
         arr.setflags(write=False)
-    return SphereSpectrum(act.name, d, layers, degrees, B, xi, kappa1, method)
+    error = np.asarray(error, dtype=np.float64)
+    error.setflags(write=False)
+    return SphereSpectrum(act.name, d, layers, degrees, B, xi, kappa1, method, error)
 
 
 def sphere_spectrum(activation, d: int, kmax: int, layers: str = "first") -> SphereSpectrum:
