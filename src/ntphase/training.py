@@ -66,6 +66,14 @@ symmetric network therefore has ``p = N d / 2`` effective parameters
 (:func:`tangent_dimension`), and the lazily trained network memorizes arbitrary
 labels iff ``N d / 2 > n`` (THEORY.md section 4 with ``N/2`` distinct units).
 
+*How lazy.* The weights move by ``O(1/alpha)``. With the symmetric pairs and a
+smooth ``sigma``, the first-order displacements of the two units of a pair are
+opposite, so the kernel moves by only ``O(alpha^-2)`` and the network deviates from
+its linearization by ``O(alpha^-2)`` (derivation in
+:mod:`ntphase.experiments.lazy_training`; measured exponent 2.000). For ReLU,
+``sigma'`` is piecewise constant: ``K_N(W_t) = K_N(W_0)`` exactly until an
+activation pattern flips, and each flip is a jump.
+
 Linearized theory (:func:`linearized_loss_curve`)
 -------------------------------------------------
 With ``K_N = V diag(lambda) V^T`` and ``c = V^T y`` (``r_0 = -y`` since ``f_0 = 0``)::
