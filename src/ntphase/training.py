@@ -87,7 +87,9 @@ with unit variance its expectation is ``1 - rank(K_N)/n``. The asymptotic
 per-step decay rate of ``mse_t`` is ``-2 log|1 - eta lambda_min(K_N)|``
 (``~ 2 eta lambda_min``; :func:`predicted_rate`).
 
-Costs: one full-batch step is ``O(n N d)`` time and ``O(n N)`` memory (no loop
+Everything is NumPy float64 (inputs of other dtypes are converted; the tiny
+differences ``sigma(<w + Delta, x>) - sigma(<w - Delta, x>)`` of the lazy regime
+need it). Costs: one full-batch step is ``O(n N d)`` time and ``O(n N)`` memory (no loop
 over units or samples); a record point adds ``O(n_test N d)`` for the test
 predictions and ``O(n^2 (N + d) + n^3)`` for the kernel movement.
 """
@@ -518,7 +520,10 @@ def fit_linear_rate(losses, steps=None, window: tuple[float, float] = (1e-3, 1e-
     float: rate per step (``loss_t ~ C exp(-rate t)``).
     """
     losses = check_vector("losses", losses)
-    steps = np.arange(losses.size, dtype=np.float64) if steps is None else check_vector("steps", steps, length=losses.size)
+    if steps is None:
+        steps = np.arange(losses.size, dtype=np.float64)
+    else:
+        steps = check_vector("steps", steps, length=losses.size)
     upper, lower = (float(w) for w in window)
     if not 0 < lower < upper:
         raise ValueError(f"window must be (upper, lower) with 0 < lower < upper, got {window!r}")
