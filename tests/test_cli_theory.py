@@ -9,10 +9,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("ntphase.sphere")
-
-from ntphase import theory  # noqa: E402
-from ntphase.cli import app  # noqa: E402
+from ntphase import theory
+from ntphase.cli import app
 
 runner = CliRunner()
 
