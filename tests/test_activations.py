@@ -316,3 +316,14 @@ def test_argument_validation():
         act.power_series(-2)
     # rounding slack is clipped, not rejected
     assert float(act.h(1 + 1e-9)) == 0.5
+
+
+def test_pickle_builtins_resolve_to_registry():
+    import pickle
+
+    for name in ALL:
+        act = get_activation(name)
+        assert pickle.loads(pickle.dumps(act)) is act
+    custom = Activation.from_callables(np.sin, np.cos, name="sin")
+    back = pickle.loads(pickle.dumps(custom))
+    assert back.name == "sin" and float(back.dsigma(0.0)) == 1.0

@@ -121,6 +121,21 @@ def test_relu_quadrature_vs_adaptive_quad(d):
         assert s.xi[k] == pytest.approx(val / norm, abs=1e-12), k
 
 
+def test_relu_d2_closed_form_all_degrees():
+    # Oracle (d = 2, Fourier): B xi_k = (1/pi^2) (1/(k+1)^2 + 1/(k-1)^2) for even k >= 2,
+    # 0 for odd k >= 3, 1/4 for k = 1, 1/pi^2 for k = 0. Regression: the series
+    # method must not be trusted where the diffusive walk has not reached degree k.
+    s = sphere_spectrum("relu", 2, 1000)
+    k = np.arange(1001)
+    ref = np.zeros(1001)
+    ref[0], ref[1] = 1 / np.pi**2, 0.25
+    ref[2::2] = (1 / (k[2::2] + 1.0) ** 2 + 1 / (k[2::2] - 1.0) ** 2) / np.pi**2
+    # absolute ~eps * max|H| (quadrature rounding, s.error ~1.6e-15): atol 1e-14
+    np.testing.assert_allclose(s.weights(), ref, rtol=1e-10, atol=1e-14)
+    assert np.all(np.abs(s.weights() - ref) <= 10 * s.error + 1e-300)
+    assert level(1000, 2, "relu") == 996  # 1 + 2 * 499 = 999 <= 1000 < 1001
+
+
 def test_relu_xi0_closed_forms():
     # Oracle: d = 2: xi_0 = (1/pi) int_0^pi cos(t)(pi - t)/(2 pi) dt = 1/pi^2;
     # d = 3: xi_0 = (1/2) int_{-1}^1 u arcsin(u)/(2 pi) du = 1/16.

@@ -300,6 +300,12 @@ class Activation:
     _sigma_np: Callable | None = field(default=None, repr=False)
     _dsigma_np: Callable | None = field(default=None, repr=False)
 
+    def __reduce__(self):
+        # Built-ins unpickle to the registry object (shared caches, e.g. on Dask workers).
+        if ACTIVATIONS.get(self.name) is self:
+            return (get_activation, (self.name,))
+        return super().__reduce__()
+
     # -- construction ---------------------------------------------------------
     @classmethod
     def from_callables(

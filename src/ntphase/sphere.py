@@ -168,7 +168,7 @@ def gegenbauer(k: int, d: int, t) -> np.ndarray:
 # method 1: power series + random walk on degrees
 # --------------------------------------------------------------------------
 def _walk_weights(a: np.ndarray, d: int, kmax: int) -> tuple[np.ndarray, np.ndarray]:
-    """``sum_m a_m alpha_{m,k}`` for ``k <= kmax``, and the last row ``alpha_{M,k}``, ``k <= kmax + 1``."""
+    """``sum_m a_m alpha_{m,k}`` for ``k <= kmax``, and the rows ``alpha_{m,k}``, ``m = M-3..M``."""
     M = a.size - 1
     size = max(M, kmax + 1) + 2
     k = np.arange(size, dtype=np.float64)
@@ -179,6 +179,7 @@ def _walk_weights(a: np.ndarray, d: int, kmax: int) -> tuple[np.ndarray, np.ndar
     alpha[0] = 1.0
     acc = np.zeros(kmax + 1)
     acc[0] = a[0]
+    rows = [np.zeros(kmax + 1)] * 3 + [alpha[: kmax + 1].copy()]
     for m in range(1, M + 1):
         new = np.zeros(size)
         top = min(m, size - 1)
@@ -187,22 +188,31 @@ def _walk_weights(a: np.ndarray, d: int, kmax: int) -> tuple[np.ndarray, np.ndar
         alpha = new
         if a[m] != 0.0:
             acc += a[m] * alpha[: kmax + 1]
-    return acc, alpha[: kmax + 2]
+        if m > M - 4:
+            rows = rows[1:] + [alpha[: kmax + 1].copy()]
+    return acc, np.array(rows)
 
 
 def _series_weights(act: Activation, d: int, kmax: int, layers: str, kappa1: float):
     """Power-series weights and a per-degree bound on their truncation error.
 
     The neglected ``sum_{m>M} a_m alpha_{m,k}`` is at most the neglected mass
-    ``kappa(1) - sum_{m<=M} a_m`` times ``max(alpha_{M,k}, alpha_{M,k+1})`` (the
-    walk's occupation of a fixed degree decays once ``m >> k``; both parities).
+    ``kappa(1) - sum_{m<=M} a_m`` times ``sup_{m>M} alpha_{m,k}``. For fixed ``k``
+    the walk's occupation ``alpha_{m,k}`` rises and then decays in ``m``; once it
+    decays at ``M`` (``alpha_{M,k} <= alpha_{M-2,k}``, each parity) the sup is taken
+    as ``alpha_{M,k}``; before that only the trivial bound ``alpha <= 1`` is used
+    (e.g. ``d = 2``, where the walk is diffusive and needs ``M >> k^2``).
     """
     M = max(512, 2 * kmax)
     while True:
         a = act.power_series(M, layers)
         tail = max(kappa1 - float(np.sum(a)), 0.0)
-        acc, last = _walk_weights(a, d, kmax)
-        error = tail * np.maximum(last[:-1], last[1:])
+        acc, rows = _walk_weights(a, d, kmax)
+        # rows: alpha at M-3, M-2, M-1, M; per degree the two parities
+        latest = np.maximum(rows[3], rows[2])
+        earlier = np.maximum(rows[1], rows[0])
+        sup = np.where(latest <= earlier, latest, 1.0)
+        error = tail * sup
         # floor: rounding in the sum of non-negative terms
         error = np.maximum(error, 4 * np.finfo(float).eps * np.abs(acc))
         done = np.all(error <= SERIES_TOL * abs(kappa1))
@@ -266,9 +276,16 @@ def _quadrature_weights(act: Activation, d: int, kmax: int, layers: str) -> tupl
     u, w = _theta_rule(d, kmax)
     kp = np.asarray(act.kernel_function(u, layers))
     km = np.asarray(act.kernel_function(-u, layers))
-    P = _gegenbauer_table(kmax, d, u)  # P_k(-u) = (-1)^k P_k(u) exactly
-    sign = (-1.0) ** np.arange(kmax + 1)
-    xi = P @ (w * kp) + sign * (P @ (w * km))
+    # P_k(-u) = (-1)^k P_k(u) exactly; the recurrence runs in place (O(nodes) memory).
+    even, odd = w * (kp + km), w * (kp - km)
+    xi = np.empty(kmax + 1)
+    prev, cur = np.zeros_like(u), np.ones_like(u)
+    for k in range(kmax + 1):
+        xi[k] = (odd if k % 2 else even) @ cur
+        if k == 0:
+            prev, cur = cur, u.copy()
+        else:
+            prev, cur = cur, ((2 * k + d - 2) * u * cur - k * prev) / (k + d - 2)
     B = multiplicities(d, kmax)
     scale = max(float(np.max(np.abs(kp))), float(np.max(np.abs(km))))
     error = _QUAD_ERROR_FACTOR * np.finfo(float).eps * np.sqrt(B) * scale
