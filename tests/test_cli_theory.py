@@ -38,6 +38,7 @@ def test_relu_tables_show_level_and_gamma():
     summary = theory.theory_summary("relu", 20, 2000, 6)
     out = result.output
     assert "level l" in out
+    assert "E[sigma'(G)^2]" in out  # labels are printed literally (not as rich markup)
     assert f"gamma_>{summary['level']}" in out
     assert f"{summary['gamma_above_level']:.6g}" in out
     assert f"{summary['gamma_level_d_infinity']:.6g}" in out

@@ -94,52 +94,47 @@ def _fmt(value: Any) -> str:
 
 def _print_tables(summary: dict, rows: Optional[list[dict]], width: Optional[int]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
-    head = Table(title=f"ntphase theory: {summary['activation']}, d={summary['d']}, n={summary['n']}, "
-                       f"layers={summary['layers']}")
-    head.add_column("quantity")
-    head.add_column("value", justify="right")
-    head.add_row("level l", str(summary["level"]))
-    head.add_row("H(1)", _fmt(summary["H1"]))
-    head.add_row("E[sigma'(G)^2]", _fmt(summary["second_moment"]))
-    for j, mu in enumerate(summary["hermite_mu"]):
-        head.add_row(f"mu_{j}", _fmt(mu))
-    head.add_row(f"gamma_{summary['level']} (d = inf)", _fmt(summary["gamma_level_d_infinity"]))
-    head.add_row(f"gamma_>{summary['level']} (d = {summary['d']})", _fmt(summary["gamma_above_level"]))
-    head.add_row(f"lambda_min edge (Gaussian equiv., kmax={summary['kmax_edge']})", _fmt(summary["lambda_min_edge"]))
-    console.print(head)
+    console = Console(highlight=False)
 
-    deg = Table(title="degrees: B(d,k), xi_{d,k}, B(d,k) xi_{d,k}")
-    for col in ("k", "B(d,k)", "xi_{d,k}", "B(d,k) xi_{d,k}", "present"):
-        deg.add_column(col, justify="right")
-    for row in summary["degrees"]:
-        deg.add_row(str(row["degree"]), str(row["multiplicity"]), _fmt(row["xi"]),
-                    _fmt(row["multiplicity_times_xi"]), "yes" if row["present"] else "no")
-    console.print(deg)
+    def table(title: str, columns: list[str], rows: list[list[str]], first_left: bool = False) -> None:
+        # labels such as E[sigma'(G)^2] are plain text, not rich markup: escape them
+        t = Table(title=escape(title))
+        for i, col in enumerate(columns):
+            t.add_column(escape(col), justify="left" if (first_left and i == 0) else "right")
+        for row in rows:
+            t.add_row(*(escape(c) for c in row))
+        console.print(t)
 
-    sp = Table(title=f"spike groups and bulk for n = {summary['n']}")
-    for col in ("group", "count", "location", "MP spread low", "MP spread high"):
-        sp.add_column(col, justify="right")
-    for g in summary["spikes"]:
-        name = f"degree {g['degree']}" if g["kind"] == "spike" else "bulk"
-        sp.add_row(name, str(g["count"]), _fmt(g["location"]), _fmt(g["spread_low"]), _fmt(g["spread_high"]))
-    console.print(sp)
-
+    lev = summary["level"]
+    head = [
+        ["level l", str(lev)],
+        ["H(1)", _fmt(summary["H1"])],
+        ["E[sigma'(G)^2]", _fmt(summary["second_moment"])],
+        *[[f"mu_{j}", _fmt(mu)] for j, mu in enumerate(summary["hermite_mu"])],
+        [f"gamma_{lev} (d = inf)", _fmt(summary["gamma_level_d_infinity"])],
+        [f"gamma_>{lev} (d = {summary['d']})", _fmt(summary["gamma_above_level"])],
+        [f"lambda_min edge (Gaussian equiv., kmax={summary['kmax_edge']})", _fmt(summary["lambda_min_edge"])],
+    ]
+    table(f"ntphase theory: {summary['activation']}, d={summary['d']}, n={summary['n']}, layers={summary['layers']}",
+          ["quantity", "value"], head, first_left=True)
+    table("degrees: B(d,k), xi_{d,k}, B(d,k) xi_{d,k}", ["k", "B(d,k)", "xi_{d,k}", "B(d,k) xi_{d,k}", "present"],
+          [[str(r["degree"]), str(r["multiplicity"]), _fmt(r["xi"]), _fmt(r["multiplicity_times_xi"]),
+            "yes" if r["present"] else "no"] for r in summary["degrees"]])
+    table(f"spike groups and bulk for n = {summary['n']}",
+          ["group", "count", "location", "MP spread low", "MP spread high"],
+          [[f"degree {g['degree']}" if g["kind"] == "spike" else "bulk", str(g["count"]), _fmt(g["location"]),
+            _fmt(g["spread_low"]), _fmt(g["spread_high"])] for g in summary["spikes"]])
     if rows is not None:
-        rk = Table(title="test risk predictions (excess over noise)")
         cols = ["ridge", "asymptotic ||P_>l f*||^2", "KRR (det. equiv.)", "PRR(ridge + gamma_>l)"]
+        keys = ["ridge", "asymptotic_risk", "krr_risk", "prr_risk"]
         if width is not None:
             cols.append(f"NT ridge, N={width} (RF det. equiv.)")
-        for col in cols:
-            rk.add_column(col, justify="right")
-        for r in rows:
-            vals = [r["ridge"], r["asymptotic_risk"], r["krr_risk"], r["prr_risk"]]
-            if width is not None:
-                vals.append(r["nt_ridge_risk"] if r["nt_ridge_risk"] is not None else math.inf)
-            rk.add_row(*(_fmt(v) if v is not None else "inf" for v in vals))
-        console.print(rk)
+            keys.append("nt_ridge_risk")
+        table("test risk predictions (excess over noise)", cols,
+              [[_fmt(r[k]) if r[k] is not None else "inf" for k in keys] for r in rows])
 
 
 def register(app: typer.Typer) -> None:
