@@ -237,6 +237,13 @@ def solve_kappa(n: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray
     ``(T + ridge)/k`` below). ``ridge = 0`` is fine when ``T > 0`` or there are more
     than ``n`` present directions; otherwise (finite rank ``<= n``, no ridge) the
     solution is the limit ``kappa = 0``, returned as ``0.0``.
+
+    Examples
+    --------
+    >>> B, xi = np.array([1.0, 10.0]), np.array([0.5, 0.05])
+    >>> kappa = solve_kappa(100, 0.0, B, xi, 0.1)
+    >>> bool(abs(kernel_df(kappa, B, xi, 0.1) - 100) < 1e-9)
+    True
     """
     return _solve_df(float(n), multiplicity, xi, tail, extra=float(ridge))
 
@@ -257,6 +264,14 @@ def silverstein_edge(n: float, multiplicity: np.ndarray, xi: np.ndarray, tail: f
     If ``P <= n`` the explicit part has an atom at 0 of mass ``1 - P/n`` (no gap):
     the edge is ``T`` (for ``T > 0``, the Gaussian-equivalent matrix then has about
     ``n - P`` eigenvalues exactly equal to ``T``).
+
+    Examples
+    --------
+    >>> B, xi = np.array([1.0, 10.0, 300.0]), np.array([0.5, 0.05, 1e-3])
+    >>> round(silverstein_edge(100, B, xi, 0.1), 4)  # 300 > 100 dims: a gap above T
+    0.1621
+    >>> silverstein_edge(400, B, xi, 0.1)  # 311 <= 400 dims: no gap, edge = T
+    0.1
     """
     keep = (xi > 0) & (multiplicity > 0)
     B, x = multiplicity[keep], xi[keep]
@@ -411,6 +426,11 @@ def spike_prediction(activation: Any, d: int, n: int, level: int | None = None, 
     Returns a list of dicts with keys ``kind`` ("spike" or "bulk"), ``degree`` (None
     for the bulk), ``count``, ``location``, ``spread_low``, ``spread_high``.
     Cost: one ``sphere_spectrum`` up to degree ``l``.
+
+    Examples
+    --------
+    >>> [(g["degree"], g["count"]) for g in spike_prediction("relu", 20, 300)]
+    [(0, 1), (1, 20), (2, 209), (None, 70)]
     """
     d, layers = _check_common(d, layers)
     n = check_int("n", n, minimum=1)
@@ -455,7 +475,12 @@ def lambda_min_edge(activation: Any, d: int, n: Any, kmax: int | None = None, la
     Degrees ``0..kmax`` explicit (default :func:`default_kmax` for each ``n``),
     the rest as ``T I``. Vectorized over ``n`` (scalar in, float out). If the kept
     degrees have total dimension ``<= n`` the prediction is ``T`` (no gap; see
-    :func:`silverstein_edge`). Cost: ``O(kmax)`` per ``n`` plus one spectrum.
+    :func:`silverstein_edge`). This happens at very small ``d`` where the default
+    ``KMAX_CAP`` degrees hold fewer than ``n`` dimensions (``d = 2``: ``B(2,k) = 2``); pass
+    a larger ``kmax`` there. Measured accuracy (tests/test_theory_vs_simulation.py): within
+    ~1-10% of ``lambda_min(K)`` (always above it) for ``d >= 15`` with the spike groups
+    well below ``n``; 24-100% too high at ``d = 10`` or when ``n`` nearly fills a degree.
+    Cost: ``O(kmax)`` per ``n`` plus one spectrum.
     """
     d, layers = _check_common(d, layers)
     n_arr = _as_int_array("n", n, minimum=1)
@@ -547,6 +572,12 @@ def krr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noi
     ``E0 (sum_k (1-L_k)^2 c_k^2 + E_{>kmax} + noise^2) - noise^2``
     (:func:`krr_risk_spectral`). ``energies``: mapping degree -> ``c_k^2``.
     Vectorized over ``n`` and ``ridge`` (broadcast). Cost ``O(kmax)`` per point.
+
+    Examples
+    --------
+    >>> r = krr_risk("relu", 20, [300, 3000], 0.0, {1: 0.5, 2: 0.5})
+    >>> bool(r[0] > r[1] > 0)  # more samples learn degree 2
+    True
     """
     d, layers, n_arr, ridge_arr, noise, parts = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
     return _broadcast_loop(lambda nn, lam: krr_risk_spectral(nn, lam, *parts(nn), noise), n_arr, ridge_arr)
@@ -593,6 +624,12 @@ def nt_ridge_risk(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies:
     heuristic for NT (the ``d`` features of one neuron share ``w``); its accuracy is
     measured in ``tests/test_theory_vs_simulation.py``. Vectorized over ``n``, ``N``
     and ``ridge`` (broadcast). Tends to :func:`krr_risk` as ``N -> inf``.
+
+    Examples
+    --------
+    >>> r = nt_ridge_risk("relu", 20, 1000, [10, 50, 100], 0.0, {1: 0.5, 2: 0.5}, noise=0.5)
+    >>> bool(np.isinf(r[1]) and r[2] < r[0])  # peak at N d = n = 1000
+    True
     """
     d, layers, n_arr, ridge_arr, noise, parts = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
     N_arr = _as_int_array("N", N, minimum=1)
