@@ -102,6 +102,9 @@ def main() -> None:
     for name, (wall, cpu) in per_task.items():
         print(f"per task ({name}): wall {wall:.3f} s, CPU {cpu:.3f} s "
               f"(wall/CPU > 1: the process waited for a core)")
+    cpu_ratio = per_task["serial"][1] / (per_task["dask"][1] / 2)
+    print(f"CPU-bound estimate on 2 free cores (serial CPU per task / (Dask CPU per task / 2)): "
+          f"{cpu_ratio:.2f}x -- an estimate, not a measurement")
     print(f"tables identical: {identical}")
     print(f"peak RSS: driver {peak_rss_mib():.0f} MiB; workers "
           + ", ".join(f"{v:.0f} MiB" for v in worker_rss.values()))
