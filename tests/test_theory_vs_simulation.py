@@ -18,11 +18,9 @@ truncated at ``EXACT_KMAX`` (the neglected part is below ``xi_{d,EXACT_KMAX+1} a
 from __future__ import annotations
 
 import functools
-import warnings
 
 import numpy as np
 import pytest
-from scipy.linalg import LinAlgWarning
 
 from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
 from ntphase.estimators import kernel_ridge_path, nt_ridge_path, polynomial_ridge_path
