@@ -296,7 +296,7 @@ class NTKernelOperator(LinearOperator):
 
     def dense_bytes(self) -> float:
         """Peak bytes of :meth:`todense`: the ``n x n`` output plus one neuron block."""
-        return _path_bytes(self._n, self._n, self._layers, n_widths=1, symmetric=True)
+        return _path_bytes(self._n, self._n, self._layers, n_widths=1, symmetric=True, N=self._N)
 
     def todense(self) -> np.ndarray:
         """Form ``K_N`` densely (blocked ``syrk``; ``O(n^2 (N + d))``), guarded by the memory check."""
@@ -310,12 +310,14 @@ class NTKernelOperator(LinearOperator):
 # ---------------------------------------------------------------------------
 
 
-def _path_bytes(n: int, n2: int, layers: str, n_widths: int, symmetric: bool) -> float:
+def _path_bytes(n: int, n2: int, layers: str, n_widths: int, symmetric: bool, N: int) -> float:
     """Peak bytes of :func:`width_path` beyond inputs (accumulators, Gram, one output, one block)."""
     accumulators = 2 if layers == "both" else 1
     gram = 1 if (layers != "second" and n_widths > 1) else 0
     outputs = 1 if n_widths > 1 else 0
-    block = 2 * BLOCK_BYTES * (1 if symmetric else 2)
+    # pre-activation + derivative(s) of one neuron block, for X (and X2)
+    rows = n if symmetric else n + n2
+    block = 3.0 * 8 * rows * _block_width(max(n, n2), N, None)
     return 8.0 * n * n2 * (accumulators + gram + outputs) + block
 
 
@@ -405,7 +407,7 @@ def width_path(
     act = _activation(activation)
     n, n2 = X.shape[0], X2.shape[0]
     check_memory(
-        _path_bytes(n, n2, layers, len(widths), symmetric),
+        _path_bytes(n, n2, layers, len(widths), symmetric, widths[-1]),
         f"width path of K_N with shape ({n}, {n2}) over {len(widths)} widths",
         "use fewer rows, one width at a time, or the matrix-free NTKernelOperator",
     )
