@@ -130,14 +130,31 @@ def finish(ax: Axes, xlabel: str, ylabel: str, title: str | None = None, legend:
 
 
 def caption(fig: Figure, text: str) -> None:
-    """A small caption under the axes (what is theory, what is simulation)."""
-    fig.supxlabel(text, fontsize=7.5, color="0.3")
+    """A small caption above the axes (what is theory, what is simulation)."""
+    fig.suptitle(text, fontsize=8, color="0.3")
+
+
+def shared_legend(fig: Figure, ax: Axes, ncol: int = 4, **kwargs) -> None:
+    """One legend for the whole figure, below the axes, from the handles of ``ax``."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=kwargs.pop("fontsize", 8),
+                   frameon=False, **kwargs)
+
+
+def corner_text(ax: Axes, text: str, where: str = "upper left") -> None:
+    """A small boxed note in a corner of ``ax`` (axes coordinates)."""
+    y, va = {"upper": (0.97, "top"), "lower": (0.03, "bottom"), "center": (0.5, "center")}[where.split()[0]]
+    x, ha = (0.03, "left") if where.endswith("left") else (0.97, "right")
+    ax.text(x, y, text, transform=ax.transAxes, fontsize=7.5, va=va, ha=ha,
+            bbox={"fc": "white", "ec": "0.8", "alpha": 0.85, "pad": 2})
 
 
 __all__ = [
     "PALETTE",
     "caption",
     "color",
+    "corner_text",
     "finish",
     "hline",
     "marker",
@@ -145,6 +162,7 @@ __all__ = [
     "new_figure",
     "save_figure",
     "select",
+    "shared_legend",
     "simulation",
     "theory",
 ]

@@ -9,20 +9,23 @@ import typer
 from ntphase.commands.reproduce import fail
 
 
+HELP = (
+    "Rebuild every figure (PNG + PDF) from the stored tables and write DIR/report.html.\n\n"
+    "No simulation is rerun: figures, the theory-constants table and the theory-vs-simulation agreement "
+    "table are computed from DIR/<experiment>/results.parquet, theory.parquet and config.yaml."
+)
+
+
 def report(
     directory: Path = typer.Argument(
-        ..., help="Results directory written by `ntphase reproduce` or `ntphase run` (holds <experiment>/)."
+        ..., metavar="DIR", help="Results directory written by `ntphase reproduce` or `ntphase run` (holds <experiment>/)."
     ),
 ) -> None:
-    """Rebuild every figure (PNG + PDF) from the stored Parquet tables and write DIR/report.html.
-
-    No simulation is rerun: the figures, the theory-constants table and the theory-vs-simulation
-    agreement table are computed from DIR/<experiment>/results.parquet, theory.parquet and config.yaml.
-    """
+    """Rebuild figures and DIR/report.html from stored tables (see HELP)."""
     from ntphase.report import build_report
 
     if not directory.is_dir():
-        fail(f"DIRECTORY {str(directory)!r} does not exist")
+        fail(f"DIR {str(directory)!r} does not exist")
     try:
         path = build_report(directory)
     except FileNotFoundError as exc:
@@ -32,4 +35,4 @@ def report(
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to the ``ntphase`` app."""
-    app.command("report")(report)
+    app.command("report", help=HELP)(report)

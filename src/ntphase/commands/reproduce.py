@@ -39,6 +39,16 @@ def run_one(config, out: Path, workers: int | None, scheduler: str | None, progr
     return result, time.perf_counter() - start
 
 
+HELP = (
+    "Reproduce the paper's phenomena: run every experiment, then write OUT/report.html.\n\n"
+    "Experiments: (1) phase_transition: lambda_min(K_N) against Nd/n; (2) spectrum: spikes and bulk of "
+    "K_N and K; (3) double_descent: NT ridge test error against the width; (4) generalization: NT / KRR / "
+    "PRR test error against n; (5) lazy_training: gradient descent on the real network.\n\n"
+    "Each experiment writes OUT/<experiment>/ (results.parquet, theory.parquet, config.yaml, run.yaml, "
+    "figures/*.png|pdf). Resumable: rerunning skips finished tasks."
+)
+
+
 def reproduce(
     quick: bool = typer.Option(
         True, "--quick/--full",
@@ -55,13 +65,7 @@ def reproduce(
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
-    """Reproduce the paper's phenomena: run every experiment, then write DIR/report.html.
-
-    Experiments: (1) phase_transition: lambda_min(K_N) against Nd/n; (2) spectrum: spikes and
-    bulk of K_N and K; (3) double_descent: NT ridge test error against the width; (4)
-    generalization: NT / KRR / PRR test error against n; (5) lazy_training: gradient descent on
-    the real network. Results are resumable: rerunning skips finished tasks.
-    """
+    """Reproduce the paper's phenomena: run every experiment, then write DIR/report.html (see HELP)."""
     from ntphase.experiments import REGISTRY, available_experiments
     from ntphase.experiments.config import packaged_config
     from ntphase.report import build_report
@@ -95,4 +99,4 @@ def reproduce(
 
 def register(app: typer.Typer) -> None:
     """Add the ``reproduce`` command to the ``ntphase`` app."""
-    app.command("reproduce")(reproduce)
+    app.command("reproduce", help=HELP)(reproduce)

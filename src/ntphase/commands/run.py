@@ -9,6 +9,15 @@ import typer
 from ntphase.commands.reproduce import DEFAULT_OUT, SCHEDULER_HELP, WORKERS_HELP, fail, run_one
 
 
+HELP = (
+    "Run one experiment from a YAML config: writes the tidy Parquet table, the config and run info, the "
+    "theory table and the figures (PNG + PDF) to OUT/<experiment>/, then rebuilds OUT/report.html.\n\n"
+    "Example config (YAML lines): 'experiment: spectrum', 'd: 30', 'n: 1000', "
+    "'width_ratio: 16'. Unknown keys and bad values are errors naming the key. Resumable: tasks already stored "
+    "in the directory are skipped."
+)
+
+
 def run(
     config_file: Path = typer.Argument(
         ..., metavar="CONFIG.yaml",
@@ -21,10 +30,7 @@ def run(
     report: bool = typer.Option(True, "--report/--no-report", help="Rebuild OUT/report.html afterwards."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
-    """Run one experiment config: tidy Parquet table, config, theory table and figures in OUT/<experiment>/.
-
-    Resumable: tasks already stored in the directory are skipped.
-    """
+    """Run one experiment config (see HELP)."""
     from ntphase.experiments.config import ConfigError, load_config
     from ntphase.report import build_report
 
@@ -42,4 +48,4 @@ def run(
 
 def register(app: typer.Typer) -> None:
     """Add the ``run`` command to the ``ntphase`` app."""
-    app.command("run")(run)
+    app.command("run", help=HELP)(run)

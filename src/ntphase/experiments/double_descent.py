@@ -57,7 +57,7 @@ class Config(ExperimentConfig):
     n: int = Field(400, ge=2, le=100_000)
     n_test: int = Field(2000, ge=10)
     ratios: list[float] = Field(default_factory=lambda: list(DEFAULT_RATIOS))
-    ridges: list[float] = Field(default_factory=lambda: [0.0, 1e-3, 1e-2, 1e-1])
+    ridges: list[float] = Field(default_factory=lambda: [0.0, 1e-2, 5e-2, 2e-1])
     target: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 0.6})
     noise: float = Field(0.3, ge=0)
     repeats: int = Field(4, ge=1, le=10_000)
@@ -237,15 +237,27 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         theory = pd.DataFrame(theory_rows(config))
     fig, axes = plots.new_figure(1, 2, width=5.4, height=4.0)
     ax, ax_n = axes[0, 0], axes[0, 1]
-    ymax = 0.0
+    # y range: everything but the lambda = 0 point(s) next to Nd = n, times a margin;
+    # points above it are drawn at the top edge as arrows labeled with their value
+    means = plots.mean_se(plots.select(table, quantity="test_error", model="NT"), ["ridge", "ratio"])
+    near_peak = (means["ridge"] == 0) & (np.abs(np.log2(means["ratio"])) < 0.2)
+    rest = means.loc[~near_peak, "mean"]
+    ycap = 8.0 * float(rest.max()) if len(rest) else None
     for i, lam in enumerate(config.ridges):
         lab = r"$\lambda=0$ (min-norm)" if lam == 0 else fr"$\lambda={lam:g}$"
-        nt = plots.mean_se(plots.select(table, quantity="test_error", model="NT", ridge=lam), ["ratio"])
-        plots.simulation(ax, nt["ratio"], nt["mean"], nt["se"], label=f"NT ridge, {lab}", i=i)
-        ymax = max(ymax, float(nt["mean"].max()) if len(nt) else 0.0)
+        nt = means[means["ridge"] == lam]
+        shown = nt if ycap is None else nt[nt["mean"] <= ycap]
+        plots.simulation(ax, shown["ratio"], shown["mean"], shown["se"], label=f"NT ridge, {lab}", i=i)
+        if ycap is not None:
+            for _, row in nt[nt["mean"] > ycap].iterrows():
+                ax.plot([row["ratio"]], [ycap * 0.8], "^", color=plots.color(i), ms=8)
+                ax.annotate(f"{row['mean']:.2g}", (row["ratio"], ycap * 0.8), textcoords="offset points",
+                            xytext=(6, -3), fontsize=7.5, color=plots.color(i))
         th = plots.select(theory, quantity="nt_ridge_risk", ridge=lam)
         th = th[np.isfinite(th["value"])]
-        plots.theory(ax, th["ratio"], th["value"], label="RF det. equiv." if i == 0 else None, i=i)
+        if ycap is not None:
+            th = th.assign(value=np.minimum(th["value"], ycap))
+        plots.theory(ax, th["ratio"], th["value"], label="RF det. equiv. (theory)" if i == 0 else None, i=i)
         krr_th = plots.select(theory, quantity="krr_risk", ridge=lam)
         if len(krr_th):
             plots.hline(ax, float(krr_th["value"].iloc[0]), label="KRR limit (det. equiv.)" if i == 0 else None,
@@ -262,11 +274,11 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         a.set_xscale("log", base=2)
         a.set_yscale("log")
         a.axvline(1.0, color="0.6", lw=0.8)
-    energy = sum(energies(config.target).values())
-    ax.set_ylim(top=min(ymax * 1.5, 1e3 * energy) if ymax > 0 else None)
+    if ycap is not None:
+        ax.set_ylim(top=ycap)
     plots.finish(ax, r"$Nd/n$ (parameters / samples)", r"test error $\|f^*-\hat f\|^2_{L^2}$",
                  f"{config.activation}, d={config.d}, n={config.n}, " + fr"$\tau$={config.noise}", loc="upper right")
-    plots.finish(ax_n, r"$Nd/n$", r"$\|\hat a\|_2$ (norm of the NT coefficients)", "solution norm")
+    plots.finish(ax_n, r"$Nd/n$", r"$\|\hat a\|_2^2 = \alpha^\top K_N \alpha$ (squared norm)", "solution norm")
     plots.caption(fig, f"markers: simulation (mean $\\pm$ s.e. over {config.repeats} seeds); lines: theory; "
-                       "stars at right: KRR (infinite width) simulation")
+                       "stars at right: KRR (infinite width) simulation; arrows: off-scale means (value shown)")
     return plots.save_figure(fig, outdir, NAME)

@@ -58,12 +58,12 @@ class Config(ExperimentConfig):
 
     experiment: Literal["generalization"] = NAME
     activations: list[str] = Field(default_factory=lambda: ["relu"])
-    d: int = Field(10, ge=2)
-    n_values: list[int] = Field(default_factory=lambda: [6, 12, 24, 48, 96, 192, 384, 768, 1536])
+    d: int = Field(20, ge=2)
+    n_values: list[int] = Field(default_factory=lambda: [8, 16, 32, 64, 128, 256, 512, 1024, 2048])
     n_test: int = Field(3000, ge=10)
     width_ratio: float = Field(8.0, gt=0)
     ridge: float = Field(0.0, ge=0)
-    target: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 0.8, 3: 0.4, 4: 0.6})
+    target: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 0.8, 3: 0.35})
     noise: float = Field(0.0, ge=0)
     repeats: int = Field(3, ge=1, le=10_000)
     weights: Literal["gaussian", "sphere"] = "gaussian"
@@ -255,13 +255,14 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         for x, name in ((config.d, r"$n=d$"), (config.d**2, r"$n=d^2$")):
             if min(config.n_values) <= x <= max(config.n_values):
                 ax.axvline(x, color="0.6", lw=0.8, ls=":")
-                ax.text(x, 1.02, name, transform=ax.get_xaxis_transform(), ha="center", fontsize=8)
+                ax.text(x, 0.02, name, transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8,
+                        bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
         ax.set_xscale("log")
         ax.set_yscale("log")
         title = f"{act}, d={config.d}, " + r"$\lambda$" + f"={config.ridge:g}, " + r"$\tau$" + f"={config.noise:g}"
         if unlearnable:
             title += f"\nenergy in degree(s) {unlearnable} is unlearnable ($\\xi_{{d,k}}=0$): floor"
-        plots.finish(ax, r"sample size $n$", r"test error $\|f^*-\hat f\|^2_{L^2}$", title, loc="lower left")
+        plots.finish(ax, r"sample size $n$", r"test error $\|f^*-\hat f\|^2_{L^2}$", title, loc="upper right")
     tgt = ", ".join(f"$c_{k}$={c:g}" for k, c in config.target.items())
     plots.caption(fig, f"target $f^*=\\sum_k c_k q_k$ with {tgt}; markers: simulation (mean $\\pm$ s.e. over "
                        f"{config.repeats} seeds); lines: theory")

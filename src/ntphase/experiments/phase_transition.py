@@ -240,29 +240,32 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
     fig, axes = plots.new_figure(len(acts), len(dims) + 2, width=3.9, height=3.3)
     for a, act in enumerate(acts):
         for j, d in enumerate(dims):
-            ax = axes[a, j]
-            sub = plots.select(table, activation=act, d=d)
-            _lambda_panel(ax, sub, theory, act, d, config.n)
+            _lambda_panel(axes[a, j], plots.select(table, activation=act, d=d), theory, act, d, config.n)
         ax_tr, ax_rank = axes[a, len(dims)], axes[a, len(dims) + 1]
+        top = 1.0
         for j, d in enumerate(dims):
             sub = plots.select(table, activation=act, d=d)
             tr = plots.mean_se(sub[sub["quantity"] == "train_error"], ["ratio"])
             plots.simulation(ax_tr, tr["ratio"], tr["mean"], tr["se"], label=f"simulation, d={d}", i=j)
             rk = plots.mean_se(sub[sub["quantity"] == "rank_deficit"], ["ratio"])
             plots.simulation(ax_rank, rk["ratio"], rk["mean"], rk["se"], label=f"d={d}", i=j)
+            top = max(top, float((rk["mean"] + rk["se"]).max()) if len(rk) else 0.0)
         th = plots.select(theory, quantity="train_error_theory", activation=act, d=dims[0])
-        plots.theory(ax_tr, th["ratio"], th["value"], label=r"$\max(0, 1 - Nd/n)$", i=6)
+        plots.theory(ax_tr, th["ratio"], th["value"], label=r"theory $\max(0, 1 - Nd/n)$", i=6)
         ax_tr.set_xscale("log", base=2)
         ax_tr.axvline(1.0, color="0.6", lw=0.8)
         plots.finish(ax_tr, r"$Nd/n$", r"train error $\|y-\hat y\|^2/\|y\|^2$",
-                     f"{act}: min-norm NT fit of random labels")
+                     f"{act}: min-norm NT fit of random labels", loc="upper right")
         ax_rank.set_xscale("log", base=2)
         ax_rank.set_yscale("symlog", linthresh=1.0)
+        ax_rank.set_ylim(-0.3, top * 2.0)
         ax_rank.axvline(1.0, color="0.6", lw=0.8)
         plots.finish(ax_rank, r"$Nd/n$", r"$\min(n, Nd) - \mathrm{rank}(K_N)$",
-                     f"{act}: rank deficit (dead rows)")
-    plots.caption(fig, f"n = {config.n}; markers: simulation (mean $\\pm$ s.e. over {config.repeats} seeds); "
-                       "lines: theory / reference; hollow x: single seeds with $\\lambda_{min}(K_N)=0$ numerically")
+                     f"{act}: rank deficit (dead rows)", loc="upper right")
+    plots.shared_legend(fig, axes[0, 0], ncol=3)
+    plots.caption(fig, f"Interpolation threshold Nd = n (grey line); n = {config.n}; markers: simulation "
+                       f"(mean $\\pm$ s.e. over {config.repeats} seeds); lines: theory / references; "
+                       "x at 0: single seeds where $\\lambda_{\\min}(K_N) = 0$ numerically (symlog axis)")
     return plots.save_figure(fig, outdir, NAME)
 
 
@@ -271,34 +274,38 @@ def _lambda_panel(ax, sub: pd.DataFrame, theory: pd.DataFrame, act: str, d: int,
     gamma = _theory_value(theory, "gamma_above", act, d)
     edge = _theory_value(theory, "lambda_min_edge", act, d)
     lam_K = float(sub.loc[sub["quantity"] == "lambda_min_K", "value"].mean())
-    # a zero eigenvalue at round-off level is plotted as 0 (symlog keeps it visible)
     scale = max(gamma, lam_K) if np.isfinite(gamma) else lam_K
+    # an eigenvalue at the round-off level (|value| <= 1e-9 of the scale, while the
+    # smallest nonzero values here are >= 1e-4 of it) is an exact zero: plotted at 0
     zero_tol = 1e-9 * scale
     clipped = kn.assign(value=np.where(kn["value"] <= zero_tol, 0.0, kn["value"]))
     agg = plots.mean_se(clipped, ["ratio"])
     plots.simulation(ax, agg["ratio"], agg["mean"], agg["se"], label=r"$\lambda_{\min}(K_N)$ simulation", i=0)
     zeros = clipped[clipped["value"] == 0.0]
     above = zeros[zeros["ratio"] > 1.0]
-    if len(zeros):
-        ax.plot(zeros["ratio"], zeros["value"], "x", color=plots.color(1), ms=7, mew=1.2,
-                label=fr"$\lambda_{{\min}}(K_N)=0$ (seeds; {len(above)} above $Nd=n$)")
+    ax.plot(zeros["ratio"], zeros["value"], "x", color=plots.color(1), ms=8, mew=1.6, zorder=5,
+            label=r"$\lambda_{\min}(K_N)=0$, single seeds")
     plots.hline(ax, lam_K, label=r"$\lambda_{\min}(K)$ simulation", i=2, style="-.")
     if np.isfinite(edge):
-        plots.hline(ax, edge, label=r"$\lambda_{\min}(K)$ Gaussian-equiv. edge", i=4, style="-")
+        plots.hline(ax, edge, label=r"$\lambda_{\min}(K)$ theory (Gaussian-equiv. edge)", i=4, style="-")
     if np.isfinite(gamma):
         plots.hline(ax, gamma, label=r"$\gamma_{>\ell}$ (self-induced ridge)", i=6, style="--")
+    notes = []
     mp = plots.select(theory, quantity="mp_conjecture", activation=act, d=d)
     if len(mp):
+        plots.theory(ax, mp["ratio"], mp["value"], label=r"conjecture: MP $\gamma_{>\ell}(1-\sqrt{n/Nd})^2$",
+                     i=3, style=":")
         meas = agg[agg["ratio"] >= 2.0]
-        note = ""
         if len(meas):
             pred = np.interp(np.log(meas["ratio"]), np.log(mp["ratio"]), mp["value"])
-            rel = np.mean(np.abs(pred - meas["mean"]) / np.abs(meas["mean"]))
-            note = f", mean err {rel:.0%}"
-        plots.theory(ax, mp["ratio"], mp["value"], label=fr"MP curve (conjecture{note})", i=3, style=":")
+            rel = np.abs(pred - meas["mean"]) / np.abs(meas["mean"])
+            notes.append(f"MP conjecture error: mean {np.mean(rel):.0%}, max {np.max(rel):.0%} (Nd/n >= 2)")
+    if len(above):
+        notes.append(f"{len(above)} seed(s) with " + r"$\lambda_{\min}(K_N)=0$" + " above Nd = n")
+    if notes:
+        plots.corner_text(ax, "\n".join(notes), "center left")
     ax.set_xscale("log", base=2)
     ax.set_yscale("symlog", linthresh=max(1e-3 * scale, 1e-12), linscale=0.5)
-    ax.set_ylim(bottom=-0.05 * scale * 1e-3)
+    ax.set_ylim(-1e-4 * scale, 2.0 * scale)
     ax.axvline(1.0, color="0.6", lw=0.8)
-    plots.finish(ax, r"$Nd/n$ (parameters / samples)", r"$\lambda_{\min}$", f"{act}, d = {d}, n = {n}",
-                 loc="lower right")
+    plots.finish(ax, r"$Nd/n$ (parameters / samples)", r"$\lambda_{\min}$", f"{act}, d = {d}, n = {n}", legend=False)

@@ -88,6 +88,8 @@ def predicted_groups(activation: str, d: int, n: int) -> list[dict]:
             "degree": -1 if is_bulk else int(degree),
             "count": int(round(g["count"])),
             "location": float(g["location"]),
+            "spread_low": float(g.get("spread_low", g["location"])),
+            "spread_high": float(g.get("spread_high", g["location"])),
         })
     spikes = sorted([g for g in groups if g["group"] != "bulk"], key=lambda g: -g["location"])
     return spikes + [g for g in groups if g["group"] == "bulk"]
@@ -144,7 +146,8 @@ def theory_rows(config: Config) -> list[dict]:
         base = {"activation": act, "d": config.d, "n": config.n}
         for g in predicted_groups(act, config.d, config.n):
             rows.append({**base, "quantity": "group_location", "value": g["location"], "group": g["group"],
-                         "degree": g["degree"], "count": g["count"]})
+                         "degree": g["degree"], "count": g["count"], "spread_low": g["spread_low"],
+                         "spread_high": g["spread_high"]})
         lev = level(config.n, config.d, act)
         rows.append({**base, "quantity": "gamma_above", "value": float(gamma_above(act, config.d, lev)), "level": lev})
         rows.append({**base, "quantity": "lambda_min_edge", "value": float(lambda_min_edge(act, config.d, config.n))})
@@ -183,12 +186,13 @@ def _row(prediction: str, setting: str, predicted: float, measured: float, note:
 
 def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
     """Figure ``spectrum``: per activation, a log-binned histogram of the eigenvalues of
-    ``K_N`` and ``K`` with the predicted groups marked, and the sorted eigenvalues against
-    their rank with the predicted staircase."""
+    ``K_N`` and ``K`` with the predicted groups marked (location, multiplicity, MP spread),
+    and the sorted eigenvalues against their rank with the predicted staircase."""
     if theory is None:
         theory = pd.DataFrame(theory_rows(config))
     acts = config.activations
-    fig, axes = plots.new_figure(len(acts), 2, width=5.6, height=3.6)
+    fig, axes = plots.new_figure(len(acts), 2, width=5.6, height=3.5)
+    nrep = max(1, config.repeats)
     for a, act in enumerate(acts):
         ax_h, ax_r = axes[a, 0], axes[a, 1]
         eN = plots.select(table, quantity="eigenvalue_KN", activation=act)["value"].to_numpy()
@@ -198,28 +202,37 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         if len(pos) == 0:
             continue
         bins = np.geomspace(pos.min() / 1.2, pos.max() * 1.2, config.bins + 1)
-        nrep = max(1, config.repeats)
         ax_h.hist(eN[eN > 0], bins=bins, weights=np.full((eN > 0).sum(), 1.0 / nrep), histtype="stepfilled",
-                  alpha=0.35, color=plots.color(0), label=fr"$K_N$ (N={config.width})")
+                  alpha=0.35, color=plots.color(0), label=fr"$K_N$ simulation ($N={config.width}$)")
         ax_h.hist(eK[eK > 0], bins=bins, weights=np.full((eK > 0).sum(), 1.0 / nrep), histtype="step", lw=1.4,
-                  color=plots.color(1), label=r"$K$ (infinite width)")
+                  color=plots.color(1), label=r"$K$ simulation (infinite width)")
         ax_h.set_xscale("log")
         ax_h.set_yscale("log")
-        top = ax_h.get_ylim()[1]
-        for j, (_, g) in enumerate(pred.iterrows()):
+        ax_h.set_ylim(0.5 / nrep, None)
+        top = ax_h.get_ylim()[1] * 8
+        ax_h.set_ylim(None, top)
+        first_spike = True
+        for _, g in pred.iterrows():
             is_bulk = g["group"] == "bulk"
-            ax_h.axvline(g["value"], color=plots.color(6 if is_bulk else 2), ls="--" if is_bulk else "-", lw=1.1,
-                         label=(r"bulk mean $\gamma_{>\ell}$" if is_bulk else
-                                (r"spike $n\xi_{d,k}+\gamma_{>\ell}$" if j == 0 else None)))
+            if is_bulk:
+                ax_h.axvline(g["value"], color=plots.color(6), ls="--", lw=1.2, label=r"bulk mean $\gamma_{>\ell}$")
+            else:
+                ax_h.axvline(g["value"], color=plots.color(2), lw=1.4,
+                             label=r"spike $n\xi_{d,k}+\gamma_{>\ell}$" if first_spike else None)
+                if "spread_low" in g and np.isfinite(g["spread_low"]):
+                    ax_h.axvspan(g["spread_low"], g["spread_high"], color=plots.color(2), alpha=0.08, lw=0,
+                                 label="MP spread of the spike (ratio B/n)" if first_spike else None)
+                first_spike = False
             txt = f"bulk\n×{int(g['count'])}" if is_bulk else f"{g['group']}\n×{int(g['count'])}"
-            ax_h.text(g["value"], top * 0.5, txt, fontsize=7, ha="center", va="top",
-                      bbox={"fc": "white", "ec": "none", "alpha": 0.7, "pad": 1})
+            ax_h.text(g["value"], top * 0.7, txt, fontsize=7, ha="center", va="top",
+                      bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
         edge = plots.select(theory, quantity="lambda_min_edge", activation=act)
         if len(edge):
-            ax_h.axvline(float(edge["value"].iloc[0]), color=plots.color(4), ls=":", lw=1.3,
-                         label="predicted lower edge (Gaussian equiv.)")
-        plots.finish(ax_h, "eigenvalue", "count per sample", f"{act}: spectrum, d={config.d}, n={config.n}",
-                     loc="upper center")
+            ax_h.axvline(float(edge["value"].iloc[0]), color=plots.color(4), ls=":", lw=1.5,
+                         label="predicted lower edge of K (Gaussian equiv.)")
+        plots.finish(ax_h, r"eigenvalue $\lambda$", "count per sample (log)",
+                     f"{act}: spectrum, d={config.d}, n={config.n}, Nd/n={config.width * config.d / config.n:.3g}",
+                     legend=False)
         # rank plot with the predicted staircase
         idx = np.arange(1, config.n + 1)
         for i, (label, name) in enumerate((("KN", r"$K_N$"), ("K", r"$K$"))):
@@ -234,9 +247,12 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
             stair_x += [start + 1, start + count]
             stair_y += [g["value"], g["value"]]
             start += count
-        plots.theory(ax_r, stair_x, stair_y, label="predicted groups (location × multiplicity)", i=2, lw=2.0)
+        plots.theory(ax_r, stair_x, stair_y, label="theory: group location × multiplicity", i=2, lw=2.0)
         ax_r.set_xscale("log")
         ax_r.set_yscale("log")
-        plots.finish(ax_r, r"rank $i$ (decreasing order)", r"eigenvalue $\lambda_i$", f"{act}: sorted eigenvalues")
-    plots.caption(fig, "Histograms/markers: simulation; vertical and staircase lines: theory (THEORY.md section 3)")
+        plots.finish(ax_r, r"rank $i$ (decreasing order)", r"eigenvalue $\lambda_i$", f"{act}: sorted eigenvalues",
+                     loc="lower left")
+    plots.shared_legend(fig, axes[0, 0], ncol=3)
+    plots.caption(fig, "Spikes of B(d,k) eigenvalues per degree k <= l, bulk with mean "
+                       r"$\gamma_{>\ell}$ (THEORY.md section 3); histograms / markers: simulation, lines: theory")
     return plots.save_figure(fig, outdir, NAME)
