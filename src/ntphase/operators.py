@@ -49,6 +49,9 @@ __all__ = ["NTKernelOperator", "width_path", "BLOCK_BYTES", "STORE_FRACTION"]
 #: Target bytes of one neuron block / one column chunk (64 MiB).
 BLOCK_BYTES = 64 * 1024**2
 
+#: Rows (and columns) of one tile when the width path forms its output.
+FINALIZE_ROWS = 256
+
 #: ``store="auto"`` keeps ``S`` (``8 n N`` bytes per layer) up to this fraction
 #: of the available memory.
 STORE_FRACTION = 0.25
@@ -480,26 +483,34 @@ def _finalize(
 
     ``out`` may alias ``M1`` or ``M2`` (used for the last width). For the
     symmetric case only the lower triangles of ``M1``/``M2`` are read; pass 1
-    writes the final lower triangle (and full diagonal blocks), pass 2 copies
-    it to the upper triangle.
+    writes the final lower triangle (diagonal tiles made symmetric), pass 2
+    copies it to the upper triangle tile by tile (cache-sized transposes).
     """
     n, n2 = out.shape
-    rows = max(1, min(n, BLOCK_BYTES // (8 * max(n2, 1))))
-    for r0 in range(0, n, rows):
-        r1 = min(n, r0 + rows)
+    R = FINALIZE_ROWS
+    Xs = X * (1.0 / (d * N)) if (M1 is not None and gram is None) else None
+    full_tile = np.triu_indices(min(R, n), 1)
+    for r0 in range(0, n, R):
+        r1 = min(n, r0 + R)
         c1 = r1 if symmetric else n2  # columns holding valid data in this row block
-        block = np.zeros((r1 - r0, c1))
+        block = out[r0:r1, :c1]
         if M1 is not None:
-            g = gram[r0:r1, :c1] if gram is not None else (X[r0:r1] @ X2[:c1].T) / d
+            if gram is not None:
+                g = gram[r0:r1, :c1] * (1.0 / N)
+            else:
+                g = Xs[r0:r1] @ X2[:c1].T
             np.multiply(M1[r0:r1, :c1], g, out=block)
-        if M2 is not None:
-            block += M2[r0:r1, :c1]
-        block /= N
+            if M2 is not None:
+                block += M2[r0:r1, :c1] * (1.0 / N)
+        else:
+            np.multiply(M2[r0:r1, :c1], 1.0 / N, out=block)
         if symmetric:
-            diag = block[:, r0:r1]
-            diag[...] = np.tril(diag) + np.tril(diag, -1).T
-        out[r0:r1, :c1] = block
+            tile = block[:, r0:r1]
+            iu = full_tile if r1 - r0 == min(R, n) else np.triu_indices(r1 - r0, 1)
+            tile[iu] = tile.T[iu]
     if symmetric:
-        for r0 in range(0, n, rows):
-            r1 = min(n, r0 + rows)
-            out[r0:r1, r1:] = out[r1:, r0:r1].T
+        for r0 in range(0, n, R):
+            r1 = min(n, r0 + R)
+            for c0 in range(r1, n, R):
+                c1 = min(n, c0 + R)
+                out[r0:r1, c0:c1] = out[c0:c1, r0:r1].T

@@ -495,7 +495,7 @@ def _lanczos_min(op: LinearOperator, tol: float, generator: np.random.Generator,
                 estimate = abs(beta * S[j - 1, 0])
                 done = estimate <= tol * scale or beta == 0.0 or j >= n
                 if done or counted.count >= max_products:
-                    converged = done
+                    converged = bool(done)
                     value = float(theta[0])
                     u = Q[:, :j] @ S[:, 0]
                     residual = _residual(counted, u, value)
@@ -533,7 +533,7 @@ def _lobpcg_min(op: LinearOperator, tol: float, generator: np.random.Generator,
     j = int(np.argmin(vals))
     value = float(vals[j])
     residual = _residual(counted, vecs[:, j], value)
-    converged = residual <= 10 * tol * c
+    converged = bool(residual <= 10 * tol * c)
     if not converged:
         messages = "; ".join(str(w.message) for w in caught)[:300]
         warnings.warn(f"lambda_min: LOBPCG did not reach tol (residual {residual:.3g} > "
