@@ -29,7 +29,8 @@ def ran(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     out = tmp / "out"
     for i, cfg in enumerate((TINY_SPECTRUM, TINY_DD)):
-        result = runner.invoke(app, ["run", str(_write(tmp / f"c{i}.yaml", cfg)), "--out", str(out), "--no-progress"])
+        result = runner.invoke(app, ["run", str(_write(tmp / f"c{i}.yaml", cfg)), "--out", str(out), "--no-progress",
+                                     "--workers", "1"])
         assert result.exit_code == 0, result.output
     return out
 
@@ -58,6 +59,17 @@ def test_report_rebuilds_figures_and_html_from_stored_tables(ran):
     assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', page)) == 2
     assert "Theory constants" in page and "measured relative errors" in page
     assert "KRR det. equiv." in page  # double-descent agreement row
+
+
+def test_run_on_a_two_worker_dask_cluster_gives_the_serial_numbers(ran, tmp_path):
+    # task seeds come from the task keys, so the executor must not change any number
+    path = _write(tmp_path / "c.yaml", TINY_SPECTRUM)
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o"), "--no-progress", "--workers", "2",
+                                 "--no-report"])
+    assert result.exit_code == 0, result.output
+    dask_table = pd.read_parquet(tmp_path / "o" / "spectrum" / "results.parquet")
+    serial_table = pd.read_parquet(ran / "spectrum" / "results.parquet")
+    pd.testing.assert_frame_equal(dask_table, serial_table)
 
 
 def test_run_with_unknown_key_fails_naming_it(tmp_path):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 
 DEFAULT_OUT = Path("ntphase-results")
 
 WORKERS_HELP = (
-    "Parallel workers: 1 runs serially in this process (BLAS uses the cores); more starts a local "
-    "Dask cluster on 127.0.0.1 with that many processes."
+    "Parallel workers. Default: the available cores. 1 runs serially in this process (BLAS uses the "
+    "cores); more starts one local Dask cluster on 127.0.0.1 with that many single-threaded processes "
+    "(many small tasks run much faster this way than with threaded BLAS)."
 )
 SCHEDULER_HELP = "Address of a running Dask scheduler (tcp://host:port) to run the tasks on (shared filesystem)."
 
@@ -29,13 +33,41 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code=code)
 
 
-def run_one(config, out: Path, workers: int | None, scheduler: str | None, progress: bool = True):
+@contextlib.contextmanager
+def executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """Yield what to pass as ``scheduler`` to the sweeps: the address given, ``None``
+    (serial, for one worker), or a client of one local Dask cluster shared by every
+    experiment of the command (started once, closed at the end)."""
+    from ntphase.executors import available_cores
+
+    if scheduler is not None:
+        yield scheduler
+        return
+    cores = available_cores()
+    workers = cores if workers is None else workers
+    if workers <= 1:
+        yield None
+        return
+    from distributed import Client
+
+    from ntphase.executors import local_cluster
+
+    cluster = local_cluster(workers, max(1, cores // workers))
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def run_one(config, out: Path, scheduler: Any, progress: bool = True):
     """Run one config (sweep + theory + figures) and return ``(result, seconds)``."""
     from ntphase.experiments import run_experiment
 
     start = time.perf_counter()
-    result = run_experiment(config, out, workers=workers, scheduler=scheduler, progress=progress,
-                            command=command_line())
+    result = run_experiment(config, out, executor="serial" if scheduler is None else "dask",
+                            scheduler=scheduler, progress=progress, command=command_line())
     return result, time.perf_counter() - start
 
 
@@ -56,7 +88,7 @@ def reproduce(
              "--full: paper-scale sizes (hours; use --workers or --scheduler).",
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output directory (one subdirectory per experiment)."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help=WORKERS_HELP),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help=WORKERS_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     only: list[str] | None = typer.Option(
         None, "--only",
@@ -87,12 +119,13 @@ def reproduce(
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     total = time.perf_counter()
-    for i, name in enumerate(names, 1):
-        config = packaged_config(name, preset)
-        typer.secho(f"[{i}/{len(names)}] {name} ({preset})", bold=True)
-        _, seconds = run_one(config, out, workers if workers > 1 else None, scheduler, progress)
-        timings[name] = seconds
-        typer.echo(f"    done in {seconds:.1f} s -> {out / name}")
+    with executor(workers, scheduler) as sched:
+        for i, name in enumerate(names, 1):
+            config = packaged_config(name, preset)
+            typer.secho(f"[{i}/{len(names)}] {name} ({preset})", bold=True)
+            _, seconds = run_one(config, out, sched, progress)
+            timings[name] = seconds
+            typer.echo(f"    done in {seconds:.1f} s -> {out / name}")
     report = build_report(out, timings=timings)
     typer.secho(f"report: {report}  (total {time.perf_counter() - total:.1f} s)", fg=typer.colors.GREEN)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ntphase.commands.reproduce import DEFAULT_OUT, SCHEDULER_HELP, WORKERS_HELP, fail, run_one
+from ntphase.commands.reproduce import DEFAULT_OUT, SCHEDULER_HELP, WORKERS_HELP, executor, fail, run_one
 
 
 HELP = (
@@ -25,7 +25,7 @@ def run(
              "unknown keys and bad values are errors. Packaged examples: src/ntphase/configs/*.yaml.",
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output directory; results go to OUT/<experiment>/."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help=WORKERS_HELP),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help=WORKERS_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Rebuild OUT/report.html afterwards."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -38,7 +38,8 @@ def run(
         config = load_config(config_file)
     except (ConfigError, FileNotFoundError) as exc:
         fail(str(exc))
-    result, seconds = run_one(config, out, workers if workers > 1 else None, scheduler, progress)
+    with executor(workers, scheduler) as sched:
+        result, seconds = run_one(config, out, sched, progress)
     typer.echo(f"{config.experiment}: {len(result.table)} rows in {seconds:.1f} s -> {result.directory}")
     for path in result.figures:
         typer.echo(f"  figure {path}")

@@ -126,7 +126,7 @@ def run_experiment(
     out: str | Path,
     executor: str = "auto",
     workers: int | None = None,
-    scheduler: str | None = None,
+    scheduler: Any = None,
     retries: int = 2,
     progress: bool = True,
     figures: bool = True,
@@ -149,7 +149,8 @@ def run_experiment(
         Output root; the experiment writes into ``out/<config.experiment>/``.
     executor, workers, scheduler, retries, progress
         Passed to :func:`ntphase.sweep.run_sweep` (``"auto"``: Dask when
-        ``workers > 1`` or a scheduler is given, else serial).
+        ``workers > 1`` or a scheduler is given, else serial); ``scheduler`` is an
+        address or a ``distributed.Client`` (to share one cluster between experiments).
     figures : bool
         Also draw the figures (PNG + PDF).
     command : str
