@@ -105,17 +105,16 @@ def theory_constants_html(settings: Sequence[tuple[str, int, int]], lmax: int = 
     blocks = []
     head = ["activation", "d", "n", "level l", "H(1)", "E[sigma'(G)^2]", "gamma_l (d=inf)", "gamma_{>l} (d)",
             "lambda_min edge"] + [f"B xi, k={k}" for k in range(lmax + 1)]
+    summaries = {key: theory_summary(*key, lmax) for key in sorted(set(settings))}
     rows = []
-    for act, d, n in sorted(set(settings)):
-        s = theory_summary(act, d, n, lmax)
+    for s in summaries.values():
         deg = {g["degree"]: g for g in s["degrees"]}
         rows.append([s["activation"], s["d"], s["n"], s["level"], s["H1"], s["second_moment"],
                      s["gamma_level_d_infinity"], s["gamma_above_level"], s["lambda_min_edge"]]
                     + [deg[k]["multiplicity_times_xi"] if deg[k]["present"] else 0.0 for k in range(lmax + 1)])
     blocks.append(_table(head, rows, left=1))
     spike_rows = []
-    for act, d, n in sorted(set(settings)):
-        s = theory_summary(act, d, n, lmax)
+    for (act, d, n), s in summaries.items():
         for g in s["spikes"]:
             spike_rows.append([act, d, n, g["kind"], "" if g["degree"] is None else g["degree"], g["count"],
                                g["location"]])

@@ -55,12 +55,12 @@ class Config(ExperimentConfig):
     activation: str = "relu"
     d: int = Field(20, ge=2)
     n: int = Field(400, ge=2, le=100_000)
-    n_test: int = Field(2000, ge=10)
+    n_test: int = Field(4000, ge=10)
     ratios: list[float] = Field(default_factory=lambda: list(DEFAULT_RATIOS))
     ridges: list[float] = Field(default_factory=lambda: [0.0, 1e-2, 5e-2, 2e-1])
     target: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 0.6})
     noise: float = Field(0.3, ge=0)
-    repeats: int = Field(4, ge=1, le=10_000)
+    repeats: int = Field(10, ge=1, le=10_000, description="independent seeds")
     weights: Literal["gaussian", "sphere"] = "gaussian"
 
     @field_validator("activation")

@@ -60,12 +60,12 @@ class Config(ExperimentConfig):
     activations: list[str] = Field(default_factory=lambda: ["relu"])
     d: int = Field(20, ge=2)
     n_values: list[int] = Field(default_factory=lambda: [8, 16, 32, 64, 128, 256, 512, 1024, 2048])
-    n_test: int = Field(3000, ge=10)
+    n_test: int = Field(5000, ge=10)
     width_ratio: float = Field(8.0, gt=0)
     ridge: float = Field(0.0, ge=0)
     target: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 0.8, 3: 0.35})
     noise: float = Field(0.0, ge=0)
-    repeats: int = Field(3, ge=1, le=10_000)
+    repeats: int = Field(5, ge=1, le=10_000, description="independent seeds per n")
     weights: Literal["gaussian", "sphere"] = "gaussian"
 
     @field_validator("activations")
@@ -160,7 +160,7 @@ def theory_rows(config: Config) -> list[dict]:
     """Asymptotic staircase ``||P_{>l(n)} f*||^2``, the KRR and NT deterministic equivalents,
     on a fine ``n`` grid."""
     from ntphase.sphere import level
-    from ntphase.theory import asymptotic_risk, krr_risk, nt_ridge_risk
+    from ntphase.theory import asymptotic_risk, krr_risk, nt_ridge_risk, prr_risk
 
     e = energies(config.target)
     grid = np.unique(np.round(np.geomspace(min(config.n_values), max(config.n_values), 120)).astype(int))
@@ -170,12 +170,14 @@ def theory_rows(config: Config) -> list[dict]:
         levels = np.array([level(int(n), config.d, act) for n in grid])
         stair = np.atleast_1d(asymptotic_risk(e, levels, activation=act, d=config.d))
         krr = np.atleast_1d(krr_risk(act, config.d, grid, config.ridge, e, noise=config.noise))
+        prr = np.atleast_1d(prr_risk(act, config.d, grid, config.ridge, e, noise=config.noise))
         Ns = np.maximum(1, np.round(config.width_ratio * grid / config.d)).astype(int)
         with np.errstate(all="ignore"):
             ntr = np.atleast_1d(nt_ridge_risk(act, config.d, grid, Ns, config.ridge, e, noise=config.noise))
-        for n, lev, a, k, N, t in zip(grid, levels, stair, krr, Ns, ntr):
+        for n, lev, a, k, pr, N, t in zip(grid, levels, stair, krr, prr, Ns, ntr):
             rows.append({**base, "quantity": "asymptotic_risk", "n": int(n), "level": int(lev), "value": float(a)})
             rows.append({**base, "quantity": "krr_risk", "n": int(n), "value": float(k)})
+            rows.append({**base, "quantity": "prr_risk", "n": int(n), "level": int(lev), "value": float(pr)})
             rows.append({**base, "quantity": "nt_ridge_risk", "n": int(n), "N": int(N), "value": float(t)})
     return rows
 
@@ -184,7 +186,7 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
     """KRR and NT against their deterministic equivalents, PRR against KRR, and the
     asymptotic staircase at the largest ``n``."""
     from ntphase.sphere import level
-    from ntphase.theory import asymptotic_risk, krr_risk, nt_ridge_risk
+    from ntphase.theory import asymptotic_risk, krr_risk, nt_ridge_risk, prr_risk
 
     e = energies(config.target)
     rows = []
@@ -204,6 +206,11 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
             with np.errstate(all="ignore"):
                 pred = np.atleast_1d(nt_ridge_risk(act, config.d, ns, Ns, config.ridge, e, noise=config.noise))
             rows.append(_summary(f"NT RF det. equiv. vs NT (Nd/n={config.width_ratio:g})", setting, pred, nt))
+        prr = agg["PRR"]
+        if len(prr):
+            pred = np.atleast_1d(prr_risk(act, config.d, prr["n"].to_numpy().astype(int), config.ridge, e,
+                                          noise=config.noise))
+            rows.append(_summary("PRR det. equiv. vs PRR(lambda+gamma_{>l})", setting, pred, prr))
         if len(krr) and len(agg["PRR"]):
             rows.append(_summary("PRR(lambda+gamma_{>l}) vs KRR (KRR measured as 'predicted')", setting,
                                  krr["mean"].to_numpy(), agg["PRR"]))
@@ -248,6 +255,9 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
                 label=r"asymptotic $\|P_{>\ell} f^*\|^2$")
         kr = plots.select(theory, quantity="krr_risk", activation=act)
         plots.theory(ax, kr["n"], kr["value"], label="KRR det. equiv.", i=1)
+        pr = plots.select(theory, quantity="prr_risk", activation=act)
+        if len(pr):
+            plots.theory(ax, pr["n"], pr["value"], label="PRR det. equiv.", i=2, style="--", lw=1.0)
         ntr = plots.select(theory, quantity="nt_ridge_risk", activation=act)
         ntr = ntr[np.isfinite(ntr["value"])]
         plots.theory(ax, ntr["n"], ntr["value"], label="NT RF det. equiv.", i=0, style="-.", lw=1.1)

@@ -73,6 +73,7 @@ class Config(ExperimentConfig):
     n: int = Field(400, ge=2, le=200_000)
     ratios: list[float] = Field(default_factory=lambda: list(DEFAULT_RATIOS))
     weights: Literal["gaussian", "sphere"] = "gaussian"
+    repeats: int = Field(5, ge=1, le=10_000, description="independent seeds per grid point")
 
     @field_validator("activations")
     @classmethod

@@ -52,7 +52,7 @@ class Config(ExperimentConfig):
     n: int = Field(1000, ge=2, le=100_000)
     width_ratio: float = Field(16.0, gt=0)
     bins: int = Field(60, ge=5, le=1000)
-    repeats: int = Field(2, ge=1, le=10_000)
+    repeats: int = Field(3, ge=1, le=10_000, description="independent seeds")
     weights: Literal["gaussian", "sphere"] = "gaussian"
 
     @field_validator("activations")
