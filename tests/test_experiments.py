@@ -84,6 +84,21 @@ def test_packaged_configs_validate(name, preset):
     assert load_config(yaml.safe_load(config.to_yaml())) == config
 
 
+def test_every_shipped_yaml_validates():
+    from importlib.resources import files
+
+    shipped = sorted(p.name for p in files("ntphase").joinpath("configs").iterdir() if p.name.endswith(".yaml"))
+    assert {f"{n}_{p}.yaml" for n in MINE for p in ("quick", "full")} <= set(shipped)
+    for fname in shipped:
+        name, preset = fname[: -len(".yaml")].rsplit("_", 1)
+        assert name in REGISTRY and preset in ("quick", "full"), fname
+        try:
+            get_experiment(name)
+        except ModuleNotFoundError:
+            continue
+        assert packaged_config(name, preset).experiment == name
+
+
 @pytest.mark.parametrize("name", MINE)
 def test_unknown_key_is_an_error_naming_it(name):
     with pytest.raises(ConfigError) as info:
