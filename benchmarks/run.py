@@ -273,6 +273,7 @@ def machine() -> dict:
     import numpy as np
     import psutil
     import scipy
+    import scipy.linalg  # noqa: F401  (loads SciPy's own OpenBLAS so it is listed)
     from threadpoolctl import threadpool_info
 
     model = platform.processor()
@@ -282,7 +283,8 @@ def machine() -> dict:
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
-    blas = [f"{i.get('internal_api')} {i.get('version')} ({i.get('num_threads')} threads)"
+    blas = [f"{Path(i.get('filepath', '')).name.split('-')[0]}: {i.get('internal_api')} {i.get('version')} "
+            f"{i.get('architecture')} ({i.get('num_threads')} threads)"
             for i in threadpool_info() if i.get("user_api") == "blas"]
     return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 1024**3, 1),
             "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,

@@ -101,6 +101,22 @@ def test_lanczos_matches_dense(case, seed):
 
 
 @pytest.mark.parametrize("case", ["above", "singular"])
+def test_lanczos_thick_restarts(case, monkeypatch):
+    # a 30-vector basis forces many restarts (the default basis holds n = 300)
+    import ntphase.spectrum as spectrum
+
+    monkeypatch.setattr(spectrum, "LANCZOS_BASIS", 30)
+    n, d, N = CASES[case]
+    op = nt_operator(n, d, N, seed=4)
+    lam = scipy.linalg.eigvalsh(op.todense())
+    res = lambda_min(op, method="lanczos", tol=TOL, rng=4, return_info=True)
+    assert res.converged and res.matvecs > 30
+    dense_err = n * EPS * lam[-1]
+    assert -dense_err <= res.value - lam[0] <= res.residual_norm + dense_err
+    assert res.residual_norm <= TOL * res.scale * 1.01
+
+
+@pytest.mark.parametrize("case", ["above", "singular"])
 def test_lobpcg_matches_dense(case):
     n, d, N = CASES[case]
     op = nt_operator(n, d, N, seed=3)
