@@ -7,7 +7,8 @@ Every case runs in fresh subprocesses (``python benchmarks/run.py --worker ...``
 so that peak resident memory (``getrusage`` ``ru_maxrss``) belongs to one
 computation; both sides of a comparison use the same seed, hence the same
 inputs, and the parent checks that they agree numerically. Times are the
-minimum over repeats (``--repeats``) of wall-clock time with all BLAS threads.
+minimum over repeats (``--repeats``) of wall-clock time, with the BLAS
+library's default threads (all cores) unless ``--threads`` is given.
 
 Cases (issue 7 targets in brackets):
 
@@ -253,11 +254,18 @@ WORKERS = {
 # ---------------------------------------------------------------------------
 
 
+THREADS: int | None = None  # set from --threads: BLAS threads in the workers
+
+
 def run_worker(name: str, params: dict, timeout: float) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--params", json.dumps(params)]
+    env = dict(os.environ)
+    if THREADS is not None:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(THREADS)
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     for line in proc.stdout.splitlines():
@@ -451,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None,
                         help=f"subset of {ORDER + ['kernel_memory']}")
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats (default 3, quick 2)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads in the workers (default: the library default, all cores)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per worker")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table as Markdown")
     parser.add_argument("--json", type=Path, default=None, help="also write rows and machine info as JSON")
@@ -471,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
         print("RESULT " + json.dumps(out), flush=True)
         return 0
 
+    global THREADS
+    THREADS = args.threads
     sizes = QUICK if args.quick else FULL
     repeats = args.repeats or (2 if args.quick else 3)
     only = args.only or ORDER
@@ -482,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = collect(sizes, only, repeats, args.timeout)
     info = {**info_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
             "mode": "quick" if args.quick else "full", "repeats": repeats,
+            "blas_threads_in_workers": args.threads or "default",
             "total_wall_s": round(time.perf_counter() - start, 1)}
     print_table(rows, info)
     if args.with_sweep:

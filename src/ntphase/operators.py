@@ -49,8 +49,8 @@ __all__ = ["NTKernelOperator", "width_path", "BLOCK_BYTES", "STORE_FRACTION"]
 #: Target bytes of one neuron block / one column chunk (64 MiB).
 BLOCK_BYTES = 64 * 1024**2
 
-#: Rows (and columns) of one tile when the width path forms its output.
-FINALIZE_ROWS = 256
+#: Rows and columns of one tile when the width path mirrors its output.
+FINALIZE_TILE = 256
 
 #: ``store="auto"`` keeps ``S`` (``8 n N`` bytes per layer) up to this fraction
 #: of the available memory.
@@ -68,7 +68,7 @@ def _activation(spec: Any) -> Any:
 def _as_f64(name: str, X: Any, ncols: int | None = None) -> np.ndarray:
     """Validate a 2-D finite float matrix and return it as float64 NumPy (no copy if already)."""
     X = check_matrix(name, np.asarray(X), ncols=ncols)
-    return np.asarray(X, dtype=np.float64)
+    return np.ascontiguousarray(X, dtype=np.float64)
 
 
 def _block_width(n_rows: int, N: int, block_size: int | None) -> int:
@@ -76,6 +76,17 @@ def _block_width(n_rows: int, N: int, block_size: int | None) -> int:
     if block_size is not None:
         return max(1, min(int(block_size), N))
     return max(1, min(N, BLOCK_BYTES // (8 * max(n_rows, 1))))
+
+
+def _mm_abt(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``A @ B.T`` for C-contiguous float64 ``A`` (m x k), ``B`` (p x k), via SciPy's BLAS.
+
+    The width path calls SciPy's ``dsyrk``; keeping its other products on the
+    same BLAS library avoids two OpenBLAS thread pools (NumPy's and SciPy's)
+    spinning against each other on a small machine (measured: up to 2x slower
+    when mixed on 2 busy cores). Returns a C-contiguous (m x p) array, no copies.
+    """
+    return dgemm(1.0, B.T, A.T, trans_a=1, trans_b=0).T
 
 
 def _derivatives(act: Any, pre: np.ndarray, layers: str) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -438,14 +449,14 @@ def _width_path_iter(
     acc2 = np.zeros((n2, n), order="F") if second else None
     gram = None
     if first and len(widths) > 1:
-        gram = X @ X2.T
+        gram = _mm_abt(X, X2)
         gram /= d
     b = _block_width(max(n, n2), widths[-1], block_size)
     start = 0
     for index, N in enumerate(widths):
         for b0 in range(start, N, b):
             Wb = W[b0 : min(b0 + b, N)]
-            S, A = _derivatives(act, X @ Wb.T, layers)
+            S, A = _derivatives(act, _mm_abt(X, Wb), layers)
             if symmetric:
                 # acc^T (C order, n x n) lower triangle += S S^T
                 if first:
@@ -453,7 +464,7 @@ def _width_path_iter(
                 if second:
                     dsyrk(1.0, A.T, beta=1.0, c=acc2, trans=1, lower=0, overwrite_c=1)
             else:
-                S2, A2 = _derivatives(act, X2 @ Wb.T, layers)
+                S2, A2 = _derivatives(act, _mm_abt(X2, Wb), layers)
                 # F-order (n2 x n) accumulator += S2 S^T, i.e. its C-order transpose += S S2^T
                 if first:
                     dgemm(1.0, S2.T, S.T, beta=1.0, c=acc1, trans_a=1, trans_b=0, overwrite_c=1)
@@ -482,35 +493,39 @@ def _finalize(
     """``out = ((X X2^T/d) ∘ M1 + M2) / N`` by row blocks; symmetric: from the lower triangles.
 
     ``out`` may alias ``M1`` or ``M2`` (used for the last width). For the
-    symmetric case only the lower triangles of ``M1``/``M2`` are read; pass 1
-    writes the final lower triangle (diagonal tiles made symmetric), pass 2
-    copies it to the upper triangle tile by tile (cache-sized transposes).
+    symmetric case only the lower triangles of ``M1``/``M2`` are read: pass 1
+    writes the lower block triangle by row blocks (one Gram product per block),
+    pass 2 mirrors it to the upper triangle in ``FINALIZE_TILE``-sized tiles
+    (cache-sized transposes, no BLAS).
     """
     n, n2 = out.shape
-    R = FINALIZE_ROWS
+    rows = max(FINALIZE_TILE, BLOCK_BYTES // (8 * max(n2, 1)))
     Xs = X * (1.0 / (d * N)) if (M1 is not None and gram is None) else None
-    full_tile = np.triu_indices(min(R, n), 1)
-    for r0 in range(0, n, R):
-        r1 = min(n, r0 + R)
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
         c1 = r1 if symmetric else n2  # columns holding valid data in this row block
         block = out[r0:r1, :c1]
         if M1 is not None:
-            if gram is not None:
-                g = gram[r0:r1, :c1] * (1.0 / N)
-            else:
-                g = Xs[r0:r1] @ X2[:c1].T
+            g = gram[r0:r1, :c1] * (1.0 / N) if gram is not None else _mm_abt(Xs[r0:r1], X2[:c1])
             np.multiply(M1[r0:r1, :c1], g, out=block)
             if M2 is not None:
                 block += M2[r0:r1, :c1] * (1.0 / N)
         else:
             np.multiply(M2[r0:r1, :c1], 1.0 / N, out=block)
-        if symmetric:
-            tile = block[:, r0:r1]
-            iu = full_tile if r1 - r0 == min(R, n) else np.triu_indices(r1 - r0, 1)
-            tile[iu] = tile.T[iu]
     if symmetric:
-        for r0 in range(0, n, R):
-            r1 = min(n, r0 + R)
-            for c0 in range(r1, n, R):
-                c1 = min(n, c0 + R)
-                out[r0:r1, c0:c1] = out[c0:c1, r0:r1].T
+        _mirror_lower(out)
+
+
+def _mirror_lower(out: np.ndarray) -> None:
+    """Copy the lower triangle of a square array onto its upper triangle, tile by tile."""
+    n = out.shape[0]
+    R = FINALIZE_TILE
+    full = np.triu_indices(min(R, n), 1)
+    for r0 in range(0, n, R):
+        r1 = min(n, r0 + R)
+        tile = out[r0:r1, r0:r1]
+        iu = full if r1 - r0 == min(R, n) else np.triu_indices(r1 - r0, 1)
+        tile[iu] = tile.T[iu]
+        for c0 in range(r1, n, R):
+            c1 = min(n, c0 + R)
+            out[r0:r1, c0:c1] = out[c0:c1, r0:r1].T
