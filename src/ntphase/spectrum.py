@@ -3,15 +3,17 @@
 ``lambda_min`` decides the memorization threshold (THEORY.md section 4): it is
 ``> 0`` iff ``K_N`` is invertible, and ``0`` (up to rounding) when ``N d < n``.
 It is computed densely (``scipy.linalg.eigvalsh`` with an index subset) or
-matrix-free (ARPACK Lanczos or LOBPCG on any ``LinearOperator``, in particular
-:class:`ntphase.operators.NTKernelOperator`), chosen by a cost model.
+matrix-free (thick-restart Lanczos or SciPy's LOBPCG on any ``LinearOperator``,
+in particular :class:`ntphase.operators.NTKernelOperator`), chosen by a cost
+model (:func:`choose_method`).
 
 Accuracy of the matrix-free ``lambda_min``
 ------------------------------------------
 The returned Ritz value ``theta`` is a Rayleigh quotient, so
 ``theta >= lambda_min`` always; the solver stops when the residual of its
 unit Ritz vector ``u`` satisfies ``||K u - theta u|| <= tol * scale``, where
-``scale`` is an estimate of ``lambda_max`` (power iteration, see
+``scale`` is an estimate of ``lambda_max`` from below (Lanczos: the largest
+Ritz value seen; LOBPCG: a power-iteration Rayleigh quotient; see
 :class:`LambdaMinResult`). Since some eigenvalue lies within the residual of
 ``theta`` (Weyl / Bauer-Fike for symmetric matrices), and Krylov methods from a
 random start find the smallest one, ``0 <= theta - lambda_min <= residual``;
@@ -34,7 +36,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 from scipy.sparse import issparse
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, aslinearoperator, eigsh, lobpcg
+from scipy.sparse.linalg import LinearOperator, aslinearoperator, eigsh, lobpcg
 
 from ntphase._memory import available_memory, check_memory, fits
 from ntphase._validation import check_choice, check_float, check_int
@@ -47,16 +49,18 @@ __all__ = [
     "spike_groups",
     "choose_method",
     "DEFAULT_TOL",
-    "LANCZOS_MATVEC_ESTIMATE",
 ]
 
 #: Default residual tolerance, relative to the ``lambda_max`` estimate.
 DEFAULT_TOL = 1e-10
 
-#: Number of operator products the cost model assumes for matrix-free
-#: ``lambda_min`` (measured: 150-400 products for NT kernels at n = 2000-8000
-#: with ``Nd/n`` in [2, 4]; see docs/benchmarks.md).
-LANCZOS_MATVEC_ESTIMATE = 300
+#: The cost model assumes ``max(LANCZOS_PRODUCTS_MIN, LANCZOS_PRODUCTS_COEF n^(2/3))``
+#: operator products for matrix-free ``lambda_min``: measured for ReLU ``K_N``
+#: with ``N d / n = 4``: 330 products at n = 1000, 411 at 2000, 991 at 8000
+#: (the spacing at the lower edge shrinks with n, so Krylov methods need more
+#: products; it also grows as ``N d / n -> 1``).
+LANCZOS_PRODUCTS_COEF = 2.5
+LANCZOS_PRODUCTS_MIN = 200
 
 #: Relative speed of a dense symmetric eigensolver (tridiagonal reduction,
 #: half BLAS-2) against a BLAS-3 product of the same flop count.
@@ -133,19 +137,15 @@ class LambdaMinResult:
 class _Counted(LinearOperator):
     """Wrap an operator and count vector products (a block of m counts m)."""
 
-    def __init__(self, op: LinearOperator, shift: float | None = None) -> None:
+    def __init__(self, op: LinearOperator) -> None:
         self.op = op
-        self.shift = shift
         self.count = 0
         super().__init__(dtype=np.dtype(np.float64), shape=op.shape)
 
     def _matmat(self, V: np.ndarray) -> np.ndarray:
         V = np.asarray(V, dtype=np.float64)
         self.count += V.shape[1]
-        KV = np.asarray(self.op.matmat(V), dtype=np.float64)
-        if self.shift is None:
-            return KV
-        return self.shift * V - KV
+        return np.asarray(self.op.matmat(V), dtype=np.float64)
 
     def _matvec(self, v: np.ndarray) -> np.ndarray:
         return self._matmat(np.asarray(v).reshape(-1, 1))[:, 0]
@@ -244,16 +244,21 @@ def choose_method(K: Any) -> str:
 
     * dense matrix: ``"dense"`` if ``n <= AUTO_DENSE_MIN_N``; otherwise the
       cheaper of ``(4/3) n^3 / DENSE_EIG_EFFICIENCY`` (tridiagonal reduction)
-      and ``LANCZOS_MATVEC_ESTIMATE * 2 n^2 / DENSE_MATVEC_EFFICIENCY``;
+      and ``products(n) * 2 n^2 / DENSE_MATVEC_EFFICIENCY``;
       ``"lanczos"`` if the dense solver's copy does not fit in memory.
     * :class:`~ntphase.operators.NTKernelOperator` (or inputs
       ``(X, W, activation)``): dense costs the formation ``n^2 (N + d)`` plus the
-      eigensolver, matrix-free costs ``LANCZOS_MATVEC_ESTIMATE`` products of
+      eigensolver, matrix-free costs ``products(n)`` products of
       ``op.matvec_flops()``; dense only if ``K_N`` fits in memory.
     * any other operator: ``"lanczos"`` (``"dense"`` only for ``n <= 200``).
     """
     kind, A = _operand(K)
     return _choose(kind, A)
+
+
+def _lanczos_products(n: int) -> float:
+    """Products assumed by the cost model (see ``LANCZOS_PRODUCTS_COEF``)."""
+    return max(LANCZOS_PRODUCTS_MIN, LANCZOS_PRODUCTS_COEF * n ** (2.0 / 3.0))
 
 
 def _choose(kind: str, A: Any) -> str:
@@ -264,7 +269,7 @@ def _choose(kind: str, A: Any) -> str:
             return "lanczos"
         if n <= AUTO_DENSE_MIN_N:
             return "dense"
-        lanczos = LANCZOS_MATVEC_ESTIMATE * 2.0 * n * n / DENSE_MATVEC_EFFICIENCY
+        lanczos = _lanczos_products(n) * 2.0 * n * n / DENSE_MATVEC_EFFICIENCY
         return "dense" if dense_eig <= lanczos else "lanczos"
     if hasattr(A, "matvec_flops") and hasattr(A, "dense_bytes"):
         if not fits(A.dense_bytes() + _dense_eig_bytes(n)):
@@ -272,7 +277,7 @@ def _choose(kind: str, A: Any) -> str:
         if n <= AUTO_DENSE_MIN_N:
             return "dense"
         formation = A.dense_flops()
-        lanczos = LANCZOS_MATVEC_ESTIMATE * A.matvec_flops()
+        lanczos = _lanczos_products(n) * A.matvec_flops()
         return "dense" if formation + dense_eig <= lanczos else "lanczos"
     if n <= 200 and fits(2 * _dense_eig_bytes(n)):
         return "dense"
@@ -339,24 +344,26 @@ def lambda_min(
     method : {"auto", "dense", "lanczos", "lobpcg"}
         ``"dense"``: ``scipy.linalg.eigvalsh(K, subset_by_index=[0, 0])``
         (``O(n^3)``, ``8 n^2`` bytes; an operator is formed first).
-        ``"lanczos"``: ARPACK ``eigsh`` for the largest eigenvalue of
-        ``c I - K`` with ``c`` a power-iteration estimate of ``lambda_max``
-        (the same Krylov space as for the smallest of ``K``, with a stopping
-        test relative to ``lambda_max`` so a singular ``K`` terminates).
-        ``"lobpcg"``: ``scipy.sparse.linalg.lobpcg`` with ``block_size``
-        random start vectors and the absolute residual tolerance
-        ``tol * c``. ``"auto"``: :func:`choose_method`.
+        ``"lanczos"``: thick-restart Lanczos with full reorthogonalization
+        (basis of up to ``LANCZOS_BASIS`` vectors, ``8 n`` bytes each),
+        stopping when the Ritz residual is ``<= tol * scale``, ``scale`` the
+        largest Ritz value seen (a ``lambda_max``-relative test, so a singular
+        ``K`` terminates). ``"lobpcg"``: ``scipy.sparse.linalg.lobpcg`` with
+        ``block_size`` random start vectors and the absolute residual
+        tolerance ``tol * c``, ``c`` a power-iteration estimate of
+        ``lambda_max`` (measured 2-4x more products than Lanczos; it
+        stagnates near ``tol = 1e-9`` without a preconditioner).
+        ``"auto"``: :func:`choose_method`.
     tol : float
         Matrix-free residual tolerance relative to the ``lambda_max`` estimate:
-        ``0 <= value - lambda_min <= ||K u - value u|| <= tol * c`` (see the
+        ``0 <= value - lambda_min <= ||K u - value u|| <= tol * scale`` (see the
         module docstring). Ignored by the dense solver (accurate to about
         ``n eps lambda_max``).
     rng : numpy.random.Generator, int or None
         Start vectors of the matrix-free solvers.
     maxiter : int, optional
-        Iteration cap for ARPACK (restarts) or LOBPCG; defaults: ARPACK's
-        ``max(20 n, 5000)`` products (Lanczos) or ``max(20 n, 5000) / block_size``
-        iterations (LOBPCG).
+        Cap on operator products (Lanczos, default ``max(20 n, 5000)``) or
+        iterations (LOBPCG, default ``max(20 n, 5000) / block_size``).
     return_info : bool
         Return a :class:`LambdaMinResult` instead of a float.
     block_size : int
@@ -391,7 +398,7 @@ def lambda_min(
     if method == "auto":
         method = _choose(kind, A)
     if method in ("lanczos", "lobpcg") and n < 3:
-        method = "dense"  # ARPACK needs k < n - 1; the dense solver is exact here
+        method = "dense"  # too small for a Krylov method; the dense solver is exact here
     if method == "dense":
         if kind == "operator":
             A = _to_dense(A)
