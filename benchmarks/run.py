@@ -307,8 +307,16 @@ def fmt_mib(x):
     return "-" if x is None else f"{x / MIB:,.0f} MiB"
 
 
+class _Rows(list):
+    """Rows that are also printed (one line each, stderr) as soon as they are measured."""
+
+    def append(self, row: dict) -> None:
+        super().append(row)
+        print(" | ".join(str(row[c]) for c in COLUMNS), file=sys.stderr, flush=True)
+
+
 def collect(sizes: dict, only: list[str], repeats: int, timeout: float) -> list[dict]:
-    rows: list[dict] = []
+    rows: list[dict] = _Rows()
 
     def err_row(name, size, result):
         rows.append({"benchmark": name, "sizes": size, "ours": "-", "baseline": "-", "ratio": "-",
