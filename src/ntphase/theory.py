@@ -9,25 +9,21 @@ limit ``xi << kappa`` of its terms: ``sum_{k>kmax} B xi / (xi + kappa) -> T / ka
 in the degrees of freedom, ``0`` in the learned fractions, and ``T I`` in the
 Gaussian-equivalent kernel matrix.
 
-Two layers of functions:
-
-- spectral functions (``kernel_df``, ``solve_kappa``, ``silverstein_edge``,
-  ``krr_risk_spectral``, ``rf_risk_spectral``) take the spectrum explicitly
-  (``multiplicity``, ``xi``, ``tail``) and are pure float64 math;
-- the user-level predictions (``spike_prediction``, ``lambda_min_edge``,
-  ``lambda_min_mp_conjecture``, ``asymptotic_risk``, ``krr_risk``, ``prr_risk``,
-  ``nt_ridge_risk``, ``theory_summary``) build that spectrum from an activation and
-  ``d`` with :func:`ntphase.sphere.sphere_spectrum`.
+This module holds the user-level predictions (``spike_prediction``,
+``lambda_min_edge``, ``lambda_min_mp_conjecture``, ``asymptotic_risk``, ``krr_risk``,
+``prr_risk``, ``nt_ridge_risk``, ``theory_summary``), which take ``(activation, d, n,
+...)`` and build that spectrum with :func:`ntphase.sphere.sphere_spectrum`. The
+spectral core they evaluate (``kernel_df``, ``solve_kappa``, ``silverstein_edge``,
+``krr_risk_spectral``, ``rf_risk_spectral``: pure float64 math on an explicit
+``multiplicity, xi, tail``) lives in :mod:`ntphase._equivalents` and is re-exported here.
 
 Degrees whose eigenvalue vanishes (``B(d,k) xi_{d,k} <= XI_ZERO_RTOL * H(1)``; e.g.
 ReLU's odd degrees ``>= 3``, tanh's even degrees) are *absent*: the kernel cannot
 learn them, so their target energy is always in the error.
 
 References: Montanari & Zhong, Ann. Statist. 50(5) 2022 (spikes, bulk,
-``gamma_{>l}``, asymptotic risk); Bordelon-Canatar-Pehlevan 2020, Simon et al. 2021,
-Misiakiewicz-Saeed 2024 (KRR deterministic equivalent); Bach 2023,
-Defilippis-Loureiro-Misiakiewicz 2024, Atanasov-Zavatone-Veth-Pehlevan 2024
-(random-features deterministic equivalent); Silverstein & Bai 1995 (edge).
+``gamma_{>l}``, asymptotic risk); those of the deterministic equivalents are in
+:mod:`ntphase._equivalents`.
 """
 
 from __future__ import annotations
@@ -37,30 +33,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
+from ntphase._equivalents import kernel_df, krr_risk_spectral, rf_risk_spectral, silverstein_edge, solve_kappa
 from ntphase._validation import check_choice, check_float, check_int
 from ntphase.sphere import ZERO_TOL
 
 __all__ = [
-    "XI_ZERO_RTOL",
-    "KMAX_DIM_FACTOR",
-    "KMAX_CAP",
-    "default_kmax",
-    "num_features",
-    "kernel_df",
-    "solve_kappa",
-    "silverstein_edge",
-    "krr_risk_spectral",
-    "rf_risk_spectral",
-    "spike_prediction",
-    "lambda_min_edge",
-    "lambda_min_mp_conjecture",
-    "asymptotic_risk",
-    "krr_risk",
-    "prr_risk",
-    "nt_ridge_risk",
-    "theory_summary",
+    "XI_ZERO_RTOL", "KMAX_DIM_FACTOR", "KMAX_CAP", "default_kmax", "num_features",
+    # spectral core, re-exported from ntphase._equivalents
+    "kernel_df", "solve_kappa", "silverstein_edge", "krr_risk_spectral", "rf_risk_spectral",
+    # user-level predictions
+    "spike_prediction", "lambda_min_edge", "lambda_min_mp_conjecture", "asymptotic_risk",
+    "krr_risk", "prr_risk", "nt_ridge_risk", "theory_summary",
 ]
 
 #: A degree is absent when ``B(d,k) xi_{d,k} <= XI_ZERO_RTOL * H(1)``
@@ -74,8 +58,6 @@ XI_ZERO_RTOL = ZERO_TOL
 KMAX_DIM_FACTOR = 20
 #: Largest default ``kmax`` (small ``d`` grows ``B(d,k)`` slowly; the rest is ``T``).
 KMAX_CAP = 20
-#: Relative accuracy of the root solves (in log scale).
-_RTOL = 4 * np.finfo(float).eps
 _LAYERS = ("first", "second", "both")
 
 
@@ -159,10 +141,6 @@ class _Spectrum:
         return self.H1 - float(np.sum((self.multiplicity * self.xi)[: level + 1]))
 
 
-def _spectrum(activation: Any, d: int, kmax: int, layers: str) -> _Spectrum:
-    return _Spectrum(activation, d, kmax, layers)
-
-
 def _check_common(d: Any, layers: str) -> tuple[int, str]:
     return check_int("d", d, minimum=2), check_choice("layers", layers, _LAYERS)
 
@@ -177,231 +155,6 @@ def _degree_energies(energies: dict[int, float], kmax: int) -> tuple[np.ndarray,
         else:
             above += c2
     return per_degree, above
-
-
-# ------------------------------------------------------------------ spectral functions
-def kernel_df(kappa: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float) -> float:
-    """Degrees of freedom ``df(kappa) = sum_k B_k xi_k / (xi_k + kappa) + T / kappa``.
-
-    The high degrees (trace ``T``, each ``xi << kappa``) contribute ``T / kappa``.
-    Cost ``O(kmax)``.
-    """
-    return float(np.sum(multiplicity * xi / (xi + kappa)) + tail / kappa)
-
-
-def _kernel_ddf(kappa: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float) -> float:
-    """``df'(kappa) = -sum_k B_k xi_k / (xi_k + kappa)^2 - T / kappa^2``."""
-    return float(-np.sum(multiplicity * xi / (xi + kappa) ** 2) - tail / kappa**2)
-
-
-def _root_log(fun, lo: float, hi: float) -> float:
-    """Root of a decreasing or increasing ``fun`` bracketed by ``[lo, hi]``, solved in ``log``."""
-    t = brentq(lambda s: fun(math.exp(s)), math.log(lo), math.log(hi), xtol=1e-15, rtol=_RTOL, maxiter=500)
-    return math.exp(t)
-
-
-def _solve_df(target: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float, extra: float = 0.0) -> float:
-    """``kappa > 0`` with ``df(kappa) + extra / kappa = target``; ``0.0`` if ``df(0+) <= target`` and no extra.
-
-    The left side decreases strictly from ``df(0+)`` (``+inf`` when ``T > 0`` or
-    ``extra > 0``, else the number of present directions) to ``0``.
-    """
-    scale = float(np.sum(multiplicity * xi)) + tail + extra
-    if scale <= 0.0:
-        return 0.0
-
-    def fun(k: float) -> float:
-        return kernel_df(k, multiplicity, xi, tail) + extra / k - target
-
-    hi = 2.0 * scale / max(target, 1e-300)
-    while fun(hi) >= 0.0:  # df(k) + extra/k <= scale/k, so this stops at once
-        hi *= 2.0
-    if tail + extra > 0.0:
-        lo = min(hi / 2.0, (tail + extra) / (2.0 * target))
-        while fun(lo) <= 0.0:
-            lo /= 2.0
-    else:
-        if float(np.sum(multiplicity[xi > 0])) <= target:
-            return 0.0
-        lo = hi / 2.0
-        while fun(lo) <= 0.0:
-            lo /= 2.0
-    return _root_log(fun, lo, hi)
-
-
-def solve_kappa(n: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float) -> float:
-    """Effective regularization of KRR: ``kappa > 0`` solving ``df(kappa) + ridge / kappa = n``.
-
-    ``df`` as in :func:`kernel_df` (THEORY.md section 6). Solved by ``brentq`` in
-    ``log kappa`` on a bracket that is guaranteed (``df(k) <= (H(1) + ridge)/k`` above,
-    ``(T + ridge)/k`` below). ``ridge = 0`` is fine when ``T > 0`` or there are more
-    than ``n`` present directions; otherwise (finite rank ``<= n``, no ridge) the
-    solution is the limit ``kappa = 0``, returned as ``0.0``.
-
-    Examples
-    --------
-    >>> B, xi = np.array([1.0, 10.0]), np.array([0.5, 0.05])
-    >>> kappa = solve_kappa(100, 0.0, B, xi, 0.1)
-    >>> bool(abs(kernel_df(kappa, B, xi, 0.1) - 100) < 1e-9)
-    True
-    """
-    return _solve_df(float(n), multiplicity, xi, tail, extra=float(ridge))
-
-
-def silverstein_edge(n: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float) -> float:
-    """Lower edge of the Gaussian-equivalent spectrum (THEORY.md section 3).
-
-    Model: ``K = sum_k xi_k G_k G_k^T + T I_n`` with ``G_k`` an ``n x B_k`` matrix of i.i.d.
-    N(0,1) entries. With ``m = n^{-1} tr (K - z)^{-1} > 0`` for ``z`` below the
-    spectrum, the Silverstein equation inverts to
-    ``z(m) = -1/m + T + sum_k B_k xi_k / (1 + n xi_k m)``, and the lower edge is the
-    value of ``z`` at its (first) local maximum on ``m > 0``. Since
-    ``m^2 z'(m) = 1 - n^{-1} sum_k B_k (a_k/(1+a_k))^2`` with ``a_k = n xi_k m``
-    decreases monotonically from 1 to ``1 - P/n`` (``P = sum_k B_k`` over present
-    degrees), the critical point is unique and exists iff ``P > n``; it is found by
-    ``brentq`` in ``log m``.
-
-    If ``P <= n`` the explicit part has an atom at 0 of mass ``1 - P/n`` (no gap):
-    the edge is ``T`` (for ``T > 0``, the Gaussian-equivalent matrix then has about
-    ``n - P`` eigenvalues exactly equal to ``T``).
-
-    Examples
-    --------
-    >>> B, xi = np.array([1.0, 10.0, 300.0]), np.array([0.5, 0.05, 1e-3])
-    >>> round(silverstein_edge(100, B, xi, 0.1), 4)  # 300 > 100 dims: a gap above T
-    0.1621
-    >>> silverstein_edge(400, B, xi, 0.1)  # 311 <= 400 dims: no gap, edge = T
-    0.1
-    """
-    keep = (xi > 0) & (multiplicity > 0)
-    B, x = multiplicity[keep], xi[keep]
-    P = float(np.sum(B))
-    if P <= n:
-        return float(tail)
-
-    def slope(m: float) -> float:  # m^2 z'(m), decreasing from 1 to 1 - P/n
-        a = n * x * m
-        return 1.0 - float(np.sum(B * (a / (1.0 + a)) ** 2)) / n
-
-    lo = hi = 1.0 / (n * float(np.max(x)))
-    while slope(hi) >= 0.0:
-        hi *= 4.0
-    while slope(lo) <= 0.0:
-        lo /= 4.0
-    m = _root_log(slope, lo, hi)
-    a = n * x * m
-    return float(tail + (float(np.sum((B / n) * a / (1.0 + a))) - 1.0) / m)
-
-
-def _learned_bias(per_degree_energy, xi, kappa):
-    return per_degree_energy * (kappa / (xi + kappa)) ** 2 if kappa > 0 else per_degree_energy * (xi <= 0)
-
-
-def krr_risk_spectral(
-    n: float,
-    ridge: float,
-    multiplicity: np.ndarray,
-    xi: np.ndarray,
-    tail: float,
-    degree_energy: np.ndarray,
-    energy_above: float = 0.0,
-    noise: float = 0.0,
-) -> float:
-    """KRR deterministic equivalent on an explicit spectrum (THEORY.md section 6).
-
-    ``kappa`` from :func:`solve_kappa`; ``L_k = xi_k / (xi_k + kappa)``;
-    ``E0 = n / (n - sum_k B_k L_k^2)`` (the tail's ``L ~ 0``); excess test error
-    ``E0 (sum_k (1 - L_k)^2 c_k^2 + E_above + noise^2) - noise^2`` where ``c_k^2`` is the
-    target energy of degree ``k`` (spread evenly over its ``B_k`` directions) and
-    ``E_above`` the energy above ``kmax`` (``L ~ 0``: fully in the error).
-    Returns ``inf`` where ``E0`` diverges (``kappa = 0`` with exactly ``n`` directions).
-    """
-    kappa = solve_kappa(n, ridge, multiplicity, xi, tail)
-    if kappa > 0:
-        L = xi / (xi + kappa)
-    else:
-        L = (xi > 0).astype(np.float64)
-    denom = n - float(np.sum(multiplicity * L**2))
-    if denom <= 0:
-        return math.inf
-    bias = float(np.sum((1.0 - L) ** 2 * degree_energy)) + energy_above
-    return n / denom * (bias + noise**2) - noise**2
-
-
-def rf_risk_spectral(
-    n: float,
-    p: float,
-    ridge: float,
-    multiplicity: np.ndarray,
-    xi: np.ndarray,
-    tail: float,
-    degree_energy: np.ndarray,
-    energy_above: float = 0.0,
-    noise: float = 0.0,
-) -> float:
-    """Random-features deterministic equivalent with ``p`` features (THEORY.md section 6).
-
-    Derivation (Bach 2023; Defilippis-Loureiro-Misiakiewicz 2024; Atanasov et al. 2024):
-    conditionally on the features, ridge with ``p`` features of covariance
-    ``Sigma_F`` has the linear-ridge equivalent with effective ridge ``kappa_1``,
-    ``n = tr Sigma_F (Sigma_F + kappa_1)^{-1} + ridge / kappa_1``; the feature Gram
-    satisfies ``kappa_1 (Sigma_F' + kappa_1)^{-1} ~ kappa_2 (Lambda + kappa_2)^{-1}`` with
-    ``kappa_1 = kappa_2 (1 - df(kappa_2)/p)``, hence
-    ``kappa_1 (n - df(kappa_2)) = ridge``. The bias (best-linear-predictor error plus
-    the ridge bias) is ``-kappa_1^2 d/dkappa_1 [(kappa_2/kappa_1) sum v_i^2/(xi_i+kappa_2)]``:
-
-    ``bias = sum_i v_i^2 kappa_2/(xi_i + kappa_2) - kappa_1 kappa_2' sum_i v_i^2 xi_i/(xi_i + kappa_2)^2``,
-    ``kappa_2' = d kappa_2/d kappa_1 = 1 / (1 - df(kappa_2)/p - kappa_2 df'(kappa_2)/p)``,
-
-    ``df_2 = df(kappa_2) + kappa_1 df'(kappa_2) kappa_2'`` (= ``tr Sigma_F^2 (Sigma_F+kappa_1)^{-2}``),
-    ``E = n / (n - df_2)``, error ``E (bias + noise^2) - noise^2``.
-
-    ``ridge = 0``: ``p > n`` gives ``df(kappa_2) = n``, ``kappa_1 = kappa_2 (1 - n/p)``;
-    ``p < n`` gives ``df(kappa_2) = p``, ``kappa_1 = 0``, ``E = n/(n - p)``; ``p = n``
-    returns ``inf`` (the interpolation peak). As ``p -> inf``, ``kappa_1 = kappa_2`` and
-    the formula is exactly :func:`krr_risk_spectral`.
-
-    The tail ``T`` (high degrees, ``xi << kappa_2``) enters only through ``df`` as
-    ``T / kappa`` and contributes nothing to the learned part: for ``p`` features it
-    is extra isotropic feature variance, which in the ``n x n`` Gram matrix is a
-    Marchenko-Pastur block ``(T/p) Z Z^T`` of rank ``<= p`` (an effective ridge ``T``
-    only when ``p >> n``), not ``T I``.
-    """
-    if ridge == 0.0 and p == n:
-        return math.inf
-    target = min(float(n), float(p))
-    kstar = _solve_df(target, multiplicity, xi, tail)
-    floor = np.finfo(float).tiny ** 0.5 * max(float(np.sum(multiplicity * xi)) + tail, 1.0)
-    kstar = max(kstar, floor)
-
-    def kappa1(k2: float) -> float:
-        return k2 * (1.0 - kernel_df(k2, multiplicity, xi, tail) / p)
-
-    if ridge == 0.0:
-        k2 = kstar
-        k1 = 0.0 if p < n else max(kappa1(k2), 0.0)
-    else:
-
-        def g(k2: float) -> float:  # increasing on (kstar, inf) from -ridge to inf
-            return kappa1(k2) * (n - kernel_df(k2, multiplicity, xi, tail)) - ridge
-
-        hi = 2.0 * kstar
-        while g(hi) <= 0.0:
-            hi *= 2.0
-        k2 = _root_log(g, kstar, hi)
-        k1 = max(kappa1(k2), 0.0)
-    df = kernel_df(k2, multiplicity, xi, tail)
-    ddf = _kernel_ddf(k2, multiplicity, xi, tail)
-    k2prime = 1.0 / (1.0 - df / p - k2 * ddf / p)
-    df2 = df + k1 * ddf * k2prime
-    if n - df2 <= 0:
-        return math.inf
-    bias = (
-        float(np.sum(degree_energy * k2 / (xi + k2)))
-        - k1 * k2prime * float(np.sum(degree_energy * xi / (xi + k2) ** 2))
-        + energy_above
-    )
-    return n / (n - df2) * (bias + noise**2) - noise**2
 
 
 # ------------------------------------------------------------- user-level predictions
@@ -439,7 +192,7 @@ def spike_prediction(activation: Any, d: int, n: int, level: int | None = None, 
 
         level = int(_level(n, d, activation, layers=layers))
     level = check_int("level", level, minimum=0)
-    spec = _spectrum(activation, d, level, layers)
+    spec = _Spectrum(activation, d, level, layers)
     gamma = spec.gamma_above(level)
     groups: list[dict] = []
     for k in range(level + 1):
@@ -485,7 +238,7 @@ def lambda_min_edge(activation: Any, d: int, n: Any, kmax: int | None = None, la
     d, layers = _check_common(d, layers)
     n_arr = _as_int_array("n", n, minimum=1)
     kmaxes = _kmaxes(d, n_arr, kmax, 0)
-    spec = _spectrum(activation, d, max(kmaxes.values()), layers)
+    spec = _Spectrum(activation, d, max(kmaxes.values()), layers)
     return _broadcast_loop(lambda m: silverstein_edge(m, *spec.head(kmaxes[int(m)])), n_arr)
 
 
@@ -526,7 +279,7 @@ def asymptotic_risk(energies: Mapping, level: Any, activation: Any = None, d: in
         if activation is None or d is None:
             raise ValueError("asymptotic_risk needs both activation and d (or neither)")
         d, layers = _check_common(d, layers)
-        spec = _spectrum(activation, d, max(int(np.max(lev)), max(en, default=0)), layers)
+        spec = _Spectrum(activation, d, max(int(np.max(lev)), max(en, default=0)), layers)
         absent = {k for k in range(spec.kmax + 1) if not spec.present[k]}
 
     def one(l: float) -> float:
@@ -552,7 +305,7 @@ def _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers):
     en = _energies(energies)
     noise = check_float("noise", noise, minimum=0.0)
     kmaxes = _kmaxes(d, n_arr, kmax, max(en, default=0))
-    spec = _spectrum(activation, d, max(kmaxes.values()), layers)
+    spec = _Spectrum(activation, d, max(kmaxes.values()), layers)
 
     def parts(m: float):
         k = kmaxes[int(m)]
@@ -601,7 +354,7 @@ def prr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noi
     noise = check_float("noise", noise, minimum=0.0)
     levels = {int(m): (int(_level(int(m), d, activation, layers=layers)) if level is None
                        else check_int("level", level, minimum=0)) for m in np.unique(n_arr)}
-    specs = {l: _spectrum(activation, d, l, layers) for l in set(levels.values())}
+    specs = {l: _Spectrum(activation, d, l, layers) for l in set(levels.values())}
 
     def one(nn: float, lam: float) -> float:
         l = levels[int(nn)]
@@ -658,7 +411,7 @@ def theory_summary(activation: Any, d: int, n: int, lmax: int, layers: str = "fi
     lmax = check_int("lmax", lmax, minimum=0)
     act = get_activation(activation)
     lev = int(_level(n, d, act, layers=layers))
-    spec = _spectrum(act, d, max(lmax, lev), layers)
+    spec = _Spectrum(act, d, max(lmax, lev), layers)
     if layers == "first":
         gamma_inf = float(act.gamma(lev))
     else:
