@@ -43,6 +43,7 @@ from __future__ import annotations
 import functools
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,15 +115,22 @@ def multiplicities(d: int, kmax: int) -> np.ndarray:
     return out
 
 
+def _gegenbauer_rows(kmax: int, d: int, t: np.ndarray) -> Iterator[np.ndarray]:
+    """Yield ``P_0(t) .. P_kmax(t)`` (new arrays, ``O(size(t))`` memory) by the recurrence of :func:`gegenbauer`."""
+    prev, cur = None, np.ones_like(t)
+    for k in range(kmax + 1):
+        yield cur
+        if k == 0:
+            prev, cur = cur, t.copy()
+        elif k < kmax:
+            prev, cur = cur, ((2 * k + d - 2) * t * cur - k * prev) / (k + d - 2)
+
+
 def _gegenbauer_table(kmax: int, d: int, t: np.ndarray) -> np.ndarray:
     """Rows ``P_0(t) .. P_kmax(t)`` by the normalized three-term recurrence."""
     out = np.empty((kmax + 1,) + t.shape)
-    out[0] = 1.0
-    if kmax >= 1:
-        out[1] = t
-    for k in range(1, kmax):
-        # P_{k+1} = ((2k+d-2) t P_k - k P_{k-1}) / (k+d-2)
-        out[k + 1] = ((2 * k + d - 2) * t * out[k] - k * out[k - 1]) / (k + d - 2)
+    for k, row in enumerate(_gegenbauer_rows(kmax, d, np.asarray(t, dtype=np.float64))):
+        out[k] = row
     return out
 
 
@@ -156,12 +164,9 @@ def gegenbauer(k: int, d: int, t) -> np.ndarray:
     t = np.asarray(t, dtype=np.float64)
     if not np.all(np.isfinite(t)):
         raise ValueError("t must contain only finite values (found NaN or inf)")
-    if k == 0:
-        return np.ones_like(t)
-    prev, cur = np.ones_like(t), t.copy()
-    for j in range(1, k):
-        prev, cur = cur, ((2 * j + d - 2) * t * cur - j * prev) / (j + d - 2)
-    return cur
+    for row in _gegenbauer_rows(k, d, t):
+        pass
+    return row
 
 
 # --------------------------------------------------------------------------
@@ -237,6 +242,8 @@ def _parity_zeros(a: np.ndarray, kmax: int) -> np.ndarray:
         if first_free <= kmax:
             zero[first_free::2] = True
     return zero
+
+
 # --------------------------------------------------------------------------
 # method 2: quadrature in theta
 # --------------------------------------------------------------------------
@@ -279,13 +286,8 @@ def _quadrature_weights(act: Activation, d: int, kmax: int, layers: str) -> tupl
     # P_k(-u) = (-1)^k P_k(u) exactly; the recurrence runs in place (O(nodes) memory).
     even, odd = w * (kp + km), w * (kp - km)
     xi = np.empty(kmax + 1)
-    prev, cur = np.zeros_like(u), np.ones_like(u)
-    for k in range(kmax + 1):
-        xi[k] = (odd if k % 2 else even) @ cur
-        if k == 0:
-            prev, cur = cur, u.copy()
-        else:
-            prev, cur = cur, ((2 * k + d - 2) * u * cur - k * prev) / (k + d - 2)
+    for k, P in enumerate(_gegenbauer_rows(kmax, d, u)):
+        xi[k] = (odd if k % 2 else even) @ P
     B = multiplicities(d, kmax)
     scale = max(float(np.max(np.abs(kp))), float(np.max(np.abs(km))))
     error = _QUAD_ERROR_FACTOR * np.finfo(float).eps * np.sqrt(B) * scale
