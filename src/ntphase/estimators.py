@@ -16,7 +16,8 @@ The functions :func:`nt_ridge_path`, :func:`kernel_ridge_path` and
 :func:`polynomial_ridge_path` return a whole :class:`ntphase.ridge.RidgePath`
 (many ridges from one decomposition); the estimator classes :class:`NTRidge`,
 :class:`KernelRidgeNT` and :class:`PolynomialRidge` are thin scikit-learn
-shells around the same core (one ridge, Cholesky).
+shells around the same core (one ridge, Cholesky). The functions live in
+``ntphase._estimator_paths`` and are re-exported here, their public home.
 """
 
 from __future__ import annotations
@@ -28,8 +29,16 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ntphase._validation import check_choice, check_float, check_int, check_matrix, check_vector
-from ntphase.ridge import RidgePath, primal_ridge_path, ridge_path, solve_ridge
+from ntphase._estimator_paths import LAYERS as _LAYERS
+from ntphase._estimator_paths import (  # re-exported: the public home of these names
+    kernel_ridge_path,
+    n_nt_features,
+    nt_ridge_path,
+    polynomial_ridge_path,
+    project_to_sphere,
+)
+from ntphase._validation import check_choice, check_float, check_int
+from ntphase.ridge import primal_ridge_path, solve_ridge
 
 __all__ = [
     "WEIGHT_DISTRIBUTIONS",
@@ -47,180 +56,14 @@ __all__ = [
 #: (``ntphase.data.sample_weights``): ``N(0, I/d)`` rows or uniform unit vectors.
 WEIGHT_DISTRIBUTIONS = ("gaussian", "sphere")
 
-_LAYERS = ("first", "second", "both")
-
 
 # --------------------------------------------------------------------------- helpers
-
-
-def n_nt_features(width: int, d: int, layers: str = "first") -> int:
-    """Number of NT parameters ``p``: ``N d`` (first), ``N`` (second), ``N (d + 1)`` (both)."""
-    width = check_int("width", width, minimum=1)
-    d = check_int("d", d, minimum=1)
-    layers = check_choice("layers", layers, _LAYERS)
-    return {"first": width * d, "second": width, "both": width * (d + 1)}[layers]
-
-
-def project_to_sphere(X: Any) -> np.ndarray:
-    """Rows of ``X`` rescaled onto the sphere of radius ``sqrt(d)``: ``x sqrt(d) / ||x||``.
-
-    Returns a new float64 array (``X`` is not modified). Rows already on the
-    sphere change only by rounding. Raises ``ValueError`` for a zero row, which
-    has no direction. Cost ``O(n d)``.
-    """
-    X = np.array(check_matrix("X", X), dtype=np.float64, copy=True)
-    norms = np.linalg.norm(X, axis=1)
-    if np.any(norms == 0.0):
-        row = int(np.flatnonzero(norms == 0.0)[0])
-        raise ValueError(
-            f"X must have no zero rows to be projected onto the sphere of radius sqrt(d); "
-            f"row {row} is zero"
-        )
-    X *= (np.sqrt(X.shape[1]) / norms)[:, None]
-    return X
-
-
-def _check_xy(X: Any, y: Any, X_test: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    X = np.asarray(check_matrix("X", X), dtype=np.float64)
-    y = check_vector("y", y, length=X.shape[0])
-    if X_test is not None:
-        X_test = np.asarray(check_matrix("X_test", X_test, ncols=X.shape[1]), dtype=np.float64)
-    return X, y, X_test
 
 
 def _activation(activation: Any) -> Any:
     from ntphase.activations import get_activation
 
     return get_activation(activation)
-
-
-# --------------------------------------------------------------------------- functional core
-
-
-def nt_ridge_path(
-    X: Any,
-    y: Any,
-    W: Any,
-    activation: Any,
-    lambdas: Any,
-    X_test: Any = None,
-    layers: str = "first",
-) -> RidgePath:
-    """NT ridge regression path for fixed first-layer weights ``W``, on the smaller side.
-
-    With ``p`` NT parameters (:func:`n_nt_features`: ``N d`` for the first layer):
-
-    * ``p < n``: primal, features ``Phi = nt_features(X, W)`` (``n x p``) and
-      :func:`ntphase.ridge.primal_ridge_path` (``coef`` are the NT coefficients ``a``);
-    * ``p >= n``: dual, ``K_N = nt_kernel(X, W)`` (``n x n``, never the features)
-      and :func:`ntphase.ridge.ridge_path` (``coef`` are ``alpha``).
-
-    Both give ``f_hat(x) = K_N(x, X) (K_N + lambda I)^+ y``.
-
-    Parameters
-    ----------
-    X : array, shape (n, d)
-    y : array, shape (n,)
-    W : array, shape (N, d)
-        First-layer weights (``ntphase.data.sample_weights``).
-    activation : str or Activation
-    lambdas : float or array, shape (L,)
-        Ridges ``>= 0`` (kernel units).
-    X_test : array, shape (n_test, d), optional
-    layers : {"first", "second", "both"}
-
-    Returns
-    -------
-    RidgePath
-
-    Notes
-    -----
-    Cost ``O(n p min(n, p))`` (+ ``O(n^3)`` for the dual eigendecomposition);
-    memory ``O(n min(n, p))``.
-    """
-    from ntphase.kernels import nt_features, nt_kernel
-
-    X, y, X_test = _check_xy(X, y, X_test)
-    W = np.asarray(check_matrix("W", W, ncols=X.shape[1]), dtype=np.float64)
-    layers = check_choice("layers", layers, _LAYERS)
-    n, d = X.shape
-    p = n_nt_features(W.shape[0], d, layers)
-    if p < n:
-        Phi = nt_features(X, W, activation, layers=layers)
-        Phi_test = None if X_test is None else nt_features(X_test, W, activation, layers=layers)
-        return primal_ridge_path(Phi, y, lambdas, Phi_test)
-    K = nt_kernel(X, W, activation, layers=layers)
-    K_test = None if X_test is None else nt_kernel(X_test, W, activation, X2=X, layers=layers)
-    return ridge_path(K, y, lambdas, K_test)
-
-
-def kernel_ridge_path(
-    X: Any,
-    y: Any,
-    activation: Any,
-    lambdas: Any,
-    X_test: Any = None,
-    layers: str = "first",
-) -> RidgePath:
-    """Kernel ridge regression path with the infinite-width NT kernel ``K = H(<x,x'>/d)``.
-
-    ``X`` (and ``X_test``) must lie on the sphere of radius ``sqrt(d)``
-    (:func:`ntphase.kernels.infinite_kernel` checks; see :func:`project_to_sphere`).
-    Cost ``O(n^2 d + n^3)``.
-    """
-    from ntphase.kernels import infinite_kernel
-
-    X, y, X_test = _check_xy(X, y, X_test)
-    K = infinite_kernel(X, activation, layers=layers)
-    K_test = None if X_test is None else infinite_kernel(X_test, activation, X2=X, layers=layers)
-    return ridge_path(K, y, lambdas, K_test)
-
-
-def polynomial_ridge_path(
-    X: Any,
-    y: Any,
-    activation: Any,
-    lambdas: Any,
-    level: int | None = None,
-    X_test: Any = None,
-    layers: str = "first",
-) -> RidgePath:
-    """Polynomial ridge regression path: kernel ``K_{<=l}``, ridge ``lambda + gamma_{>l}``.
-
-    ``K_{<=l}(x,x') = sum_{k<=l} B(d,k) xi_{d,k} P_k(<x,x'>/d)``
-    (:func:`ntphase.kernels.truncated_kernel`) and ``gamma_{>l} = H(1) -
-    sum_{k<=l} B(d,k) xi_{d,k}`` (:func:`ntphase.sphere.gamma_above`); THEORY.md
-    section 5. ``level=None`` uses ``ntphase.sphere.level(n, d, activation)``.
-    The returned path's ``lambdas`` are the *user* ridges ``lambda``; the solve
-    uses ``lambda + gamma_{>l}``. Sphere data only. Cost ``O(n^2 (d + l) + n^3)``.
-    """
-    from ntphase.kernels import truncated_kernel
-    from ntphase.sphere import gamma_above
-    from ntphase.sphere import level as sphere_level
-
-    X, y, X_test = _check_xy(X, y, X_test)
-    n, d = X.shape
-    level = sphere_level(n, d, activation, layers=layers) if level is None else check_int(
-        "level", level, minimum=0
-    )
-    gamma = float(gamma_above(activation, d, level, layers=layers))
-    lam = np.atleast_1d(np.asarray(lambdas, dtype=np.float64))
-    if np.any(~np.isfinite(lam)) or np.any(lam < 0):
-        raise ValueError(f"lambdas must be finite and >= 0, got {lam.tolist()}")
-    K = truncated_kernel(X, activation, level, layers=layers)
-    K_test = None if X_test is None else truncated_kernel(X_test, activation, level, X2=X, layers=layers)
-    path = ridge_path(K, y, lam + gamma, K_test)
-    return RidgePath(
-        lambdas=lam,
-        coef=path.coef,
-        train_error=path.train_error,
-        norm=path.norm,
-        dof=path.dof,
-        gcv=path.gcv,
-        predictions_test=path.predictions_test,
-        space=path.space,
-        rank=path.rank,
-    )
 
 
 # --------------------------------------------------------------------------- estimators
@@ -364,12 +207,52 @@ class NTRidge(_NTBase):
 
 
 class _SphereKernelRidge(_NTBase):
-    """Common fit/predict for the sphere-only kernels (infinite width, truncated)."""
+    """Common settings, fit and predict for the sphere-only kernels (infinite width, truncated).
+
+    ``fit`` solves ``(K + r I) alpha = y`` by Cholesky (:func:`ntphase.ridge.solve_ridge`)
+    on the (projected, if ``normalize``) training inputs; a subclass supplies the
+    kernel (``_kernel``) and may resolve its own settings and the ridge ``r``
+    actually solved at (``_check_settings``, ``_resolve_ridge``).
+    """
+
+    def __init__(
+        self,
+        activation: Any = "relu",
+        ridge: float = 0.0,
+        layers: str = "first",
+        normalize: bool = False,
+    ) -> None:
+        self.activation = activation
+        self.ridge = ridge
+        self.layers = layers
+        self.normalize = normalize
 
     def _sphere(self, X: np.ndarray) -> np.ndarray:
         if not isinstance(self.normalize, (bool, np.bool_)):
             raise TypeError(f"normalize must be a bool, got {self.normalize!r}")
         return project_to_sphere(X) if self.normalize else X
+
+    def _check_settings(self) -> None:
+        """Checks of subclass settings, run after the common ones and before the data."""
+
+    def _resolve_ridge(self, X: np.ndarray, ridge: float, layers: str) -> float:
+        """The ridge the system is solved at (default: the user ridge)."""
+        return ridge
+
+    def fit(self, X: Any, y: Any) -> _SphereKernelRidge:
+        """Solve ``(K + r I) alpha = y`` (Cholesky), ``r`` the solve ridge. Returns ``self``.
+
+        ``r`` is ``ridge`` for :class:`KernelRidgeNT`, ``ridge + gamma_{>l}`` for
+        :class:`PolynomialRidge` (which first resolves ``l`` and ``gamma_{>l}``).
+        """
+        _, ridge, layers = self._validate_common()
+        self._check_settings()
+        X, y = self._fit_data(X, y)
+        X = self._sphere(X)
+        solve_at = self._resolve_ridge(X, ridge, layers)
+        self.dual_coef_ = solve_ridge(self._kernel(X), y, solve_at)
+        self.X_fit_ = X
+        return self
 
     def predict(self, X: Any) -> np.ndarray:
         """``K(X, X_fit) dual_coef_``, shape ``(n_test,)``."""
@@ -408,31 +291,12 @@ class KernelRidgeNT(_SphereKernelRidge):
     Fit cost ``O(n^2 d + n^3)``, predict ``O(n_test n d)``.
     """
 
-    def __init__(
-        self,
-        activation: Any = "relu",
-        ridge: float = 0.0,
-        layers: str = "first",
-        normalize: bool = False,
-    ) -> None:
-        self.activation = activation
-        self.ridge = ridge
-        self.layers = layers
-        self.normalize = normalize
+    # __init__ (activation, ridge, layers, normalize), fit and predict: _SphereKernelRidge
 
     def _kernel(self, X: np.ndarray, X2: np.ndarray | None = None) -> np.ndarray:
         from ntphase.kernels import infinite_kernel
 
         return infinite_kernel(X, self.activation, X2=X2, layers=self.layers)
-
-    def fit(self, X: Any, y: Any) -> KernelRidgeNT:
-        """Solve ``(K + ridge I) alpha = y`` (Cholesky). Returns ``self``."""
-        _, ridge, _ = self._validate_common()
-        X, y = self._fit_data(X, y)
-        X = self._sphere(X)
-        self.dual_coef_ = solve_ridge(self._kernel(X), y, ridge)
-        self.X_fit_ = X
-        return self
 
 
 class PolynomialRidge(_SphereKernelRidge):
@@ -479,27 +343,23 @@ class PolynomialRidge(_SphereKernelRidge):
         layers: str = "first",
         normalize: bool = False,
     ) -> None:
-        self.activation = activation
-        self.ridge = ridge
+        super().__init__(activation=activation, ridge=ridge, layers=layers, normalize=normalize)
         self.level = level
-        self.layers = layers
-        self.normalize = normalize
 
     def _kernel(self, X: np.ndarray, X2: np.ndarray | None = None) -> np.ndarray:
         from ntphase.kernels import truncated_kernel
 
         return truncated_kernel(X, self.activation, self.level_, X2=X2, layers=self.layers)
 
-    def fit(self, X: Any, y: Any) -> PolynomialRidge:
-        """Resolve ``l`` and ``gamma_{>l}``, then solve (Cholesky). Returns ``self``."""
+    def _check_settings(self) -> None:
+        if self.level is not None:
+            check_int("level", self.level, minimum=0)
+
+    def _resolve_ridge(self, X: np.ndarray, ridge: float, layers: str) -> float:
+        """Resolve ``l`` (``level_``) and ``gamma_{>l}`` (``gamma_``); solve at ``ridge + gamma_``."""
         from ntphase.sphere import gamma_above
         from ntphase.sphere import level as sphere_level
 
-        _, ridge, layers = self._validate_common()
-        if self.level is not None:
-            check_int("level", self.level, minimum=0)
-        X, y = self._fit_data(X, y)
-        X = self._sphere(X)
         n, d = X.shape
         level = (
             sphere_level(n, d, self.activation, layers=layers)
@@ -509,9 +369,7 @@ class PolynomialRidge(_SphereKernelRidge):
         self.level_ = int(level)
         self.gamma_ = float(gamma_above(self.activation, d, self.level_, layers=layers))
         self.effective_ridge_ = ridge + self.gamma_
-        self.dual_coef_ = solve_ridge(self._kernel(X), y, self.effective_ridge_)
-        self.X_fit_ = X
-        return self
+        return self.effective_ridge_
 
 
 def _resolve_random_state(random_state: Any) -> Any:

@@ -29,6 +29,14 @@ Below it the sign and size of an eigenvalue are rounding noise and ``1/e`` would
 amplify noise. In the primal the same rule is applied to singular values of
 ``Phi`` (``s_i <= rcond * s_max``, default ``max(n, p) * eps``), which are
 computed to that absolute accuracy directly (no squaring of the condition number).
+
+Layout
+------
+The input checks and the tolerances :data:`SYMMETRY_RTOL` and
+:func:`pinv_rcond` live in ``ntphase._ridge_checks``, the path arithmetic in an
+eigenbasis (shared by the dual and primal routes) in ``ntphase._ridge_spectral``,
+and the test-error estimators :func:`test_error` and :func:`split_test_error` in
+:mod:`ntphase.evaluation`; all public names are importable from here.
 """
 
 from __future__ import annotations
@@ -42,7 +50,17 @@ import scipy.linalg
 from scipy.linalg import LinAlgWarning
 
 from ntphase._memory import check_memory
-from ntphase._validation import check_float, check_matrix, check_vector
+from ntphase._ridge_checks import (
+    SYMMETRY_RTOL,
+    as_float64_matrix,
+    check_kernel,
+    check_lambdas,
+    check_rcond,
+    pinv_rcond,
+)
+from ntphase._ridge_spectral import spectral_path
+from ntphase._validation import check_float, check_vector
+from ntphase.evaluation import split_test_error, test_error  # re-exported: public here too
 
 __all__ = [
     "SYMMETRY_RTOL",
@@ -57,26 +75,6 @@ __all__ = [
     "test_error",
     "split_test_error",
 ]
-
-_EPS = float(np.finfo(np.float64).eps)
-
-#: ``K`` counts as symmetric when ``max|K - K^T| <= SYMMETRY_RTOL * max|K|``.
-#: Kernel matrices computed in blocks are symmetric to a few ulps (~1e-15
-#: relative); a real asymmetry (a cross kernel passed by mistake) is O(1). The
-#: matrix is then symmetrized as ``(K + K^T) / 2``.
-SYMMETRY_RTOL = 1e-8
-
-
-def pinv_rcond(size: int) -> float:
-    """Default relative cutoff for numerically zero eigenvalues: ``size * eps``.
-
-    ``size`` is ``n`` for the eigenvalues of an ``n x n`` kernel matrix and
-    ``max(n, p)`` for the singular values of an ``n x p`` feature matrix: the
-    rounding error of backward-stable ``eigh``/``svd`` relative to the largest
-    eigenvalue (singular value) is a modest multiple of ``eps``, and ``size * eps``
-    is the customary bound (``numpy.linalg.matrix_rank``).
-    """
-    return float(size) * _EPS
 
 
 # --------------------------------------------------------------------------- results
@@ -149,7 +147,7 @@ class RidgePath:
         Cost ``O(L n_test n)``.
         """
         name = "K_test" if self.space == "dual" else "Phi_test"
-        K_test = _as_float64_matrix(name, K_test, ncols=self.coef.shape[1])
+        K_test = as_float64_matrix(name, K_test, ncols=self.coef.shape[1])
         return self.coef @ K_test.T
 
     def at(self, ridge: float) -> RidgeSolution:
@@ -174,128 +172,41 @@ class RidgePath:
         )
 
 
-# --------------------------------------------------------------------------- validation
-
-
-def _as_float64_matrix(name: str, A: Any, ncols: int | None = None) -> np.ndarray:
-    """Validated float64 NumPy copy-free view of a 2-D finite array of any array library."""
-    A = check_matrix(name, A, ncols=ncols)
-    if not isinstance(A, np.ndarray):
-        from ntphase._arrays import to_numpy
-
-        A = to_numpy(A)
-    return np.asarray(A, dtype=np.float64)
-
-
-def _check_kernel(name: str, K: Any) -> np.ndarray:
-    """Square, finite, symmetric float64 matrix; returns a symmetrized copy."""
-    K = _as_float64_matrix(name, K)
-    n, m = K.shape
-    if n != m:
-        raise ValueError(f"{name} must be a square n x n kernel matrix, got shape {(n, m)}")
-    scale = float(np.max(np.abs(K)))
-    asym = float(np.max(np.abs(K - K.T)))
-    if asym > SYMMETRY_RTOL * scale:
-        raise ValueError(
-            f"{name} must be symmetric (max|K - K^T| <= {SYMMETRY_RTOL:g} * max|K|), "
-            f"got max|K - K^T| = {asym:.3e} with max|K| = {scale:.3e}; "
-            "pass the training kernel K(X, X), not a cross kernel"
-        )
-    return (K + K.T) * 0.5
-
-
-def _check_lambdas(lambdas: Any) -> np.ndarray:
-    try:
-        lam = np.asarray(lambdas, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"lambdas must be a real number or a 1-D sequence of real numbers, got {lambdas!r}"
-        ) from None
-    if lam.ndim == 0:
-        lam = lam.reshape(1)
-    if lam.ndim != 1 or lam.size == 0:
-        raise ValueError(f"lambdas must be a non-empty 1-D sequence, got shape {lam.shape}")
-    if not np.all(np.isfinite(lam)):
-        raise ValueError(f"lambdas must be finite, got {lam.tolist()}")
-    if np.any(lam < 0):
-        raise ValueError(f"lambdas must all be >= 0, got {lam.tolist()}")
-    return lam.copy()
-
-
-def _check_rcond(rcond: Any, size: int) -> float:
-    if rcond is None:
-        return pinv_rcond(size)
-    return check_float("rcond", rcond, minimum=0.0)
-
-
 # --------------------------------------------------------------------------- core
 
 
-def _spectral_path(
-    e: np.ndarray,
-    z: np.ndarray,
-    lam: np.ndarray,
-    cutoff: float,
-    n: int,
-    outside: float,
-    n_outside: int,
-    what: str,
-    e_raw: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Path quantities in an eigenbasis of the hat matrix.
+def _check_path_inputs(
+    y: Any, lambdas: Any, test_name: str, test: Any, rcond: Any, *, n: int, ncols: int, rcond_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float, int]:
+    """Checked ``y`` (length ``n``), ridges, test matrix (``ncols`` columns), ``rcond``, ``n_test``.
 
-    ``e``: eigenvalues of ``K`` restricted to the basis (``r``), ``z`` the
-    coordinates of ``y`` in it; ``outside = ||y - proj y||^2`` over the
-    ``n_outside`` directions not in the basis (hat eigenvalue 0 there).
-    Returns ``g`` (L, r) = ``1/(e + lambda)`` or 0 where dropped, and the path.
-    ``e_raw``: the computed eigenvalues before zeroing rounding noise, for the
-    condition number in the warning.
+    Shared by both routes, in this order (so the first bad argument is the one
+    named); ``rcond_size`` is what the default ``rcond = rcond_size * eps`` counts.
     """
-    shift = e[None, :] + lam[:, None]  # (L, r)
-    keep = np.abs(shift) > cutoff
-    with np.errstate(divide="ignore", invalid="ignore"):
-        g = np.where(keep, 1.0 / np.where(keep, shift, 1.0), 0.0)
-    # residual factor 1 - e g: written as lambda g on kept directions (no cancellation
-    # when lambda << e), 1 on dropped ones.
-    s = np.where(keep, lam[:, None] * g, 1.0)
-    rss = outside + np.sum((s * z[None, :]) ** 2, axis=1)
-    w = g * z[None, :]
-    norm = np.sum(e[None, :] * w**2, axis=1)
-    dof = np.sum(np.where(keep, e[None, :] * g, 0.0), axis=1)
-    n_minus_dof = n_outside + np.sum(s, axis=1)  # tr(I - A), computed without cancellation
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gcv = n * rss / n_minus_dof**2
-        # lambda = 0 with everything kept and nothing outside: s == 0 exactly; use
-        # the finite lambda -> 0+ limit n sum z^2 g^2 / (sum g)^2.
-        limit = n * np.sum(w**2, axis=1) / np.sum(g, axis=1) ** 2
-    gcv = np.where(n_minus_dof == 0, limit, gcv)
-    rank = keep.sum(axis=1)
+    y = check_vector("y", y, length=n)
+    lam = check_lambdas(lambdas)
+    if test is not None:
+        test = as_float64_matrix(test_name, test, ncols=ncols)
+    rcond = check_rcond(rcond, rcond_size)
+    n_test = 0 if test is None else test.shape[0]
+    return y, lam, test, rcond, n_test
 
-    dropped = rank < e.size
-    if np.any(dropped):
-        e_cond = e if e_raw is None else e_raw
-        abs_e = np.abs(e_cond)
-        i = int(np.flatnonzero(dropped)[0])
-        smallest = float(np.min(np.abs(e_cond + lam[i])))
-        cond = float((abs_e.max() + lam[i]) / smallest) if smallest > 0 else np.inf
-        warnings.warn(
-            f"{what} + lambda I is numerically singular for lambda in "
-            f"{lam[dropped].tolist()}: condition number {cond:.3e} at lambda = {lam[i]:g} "
-            f"exceeds max|e|/cutoff = {abs_e.max() / cutoff if cutoff > 0 else np.inf:.3e}; "
-            f"{e.size - int(rank[i])} of {e.size} eigen-directions with "
-            f"|e + lambda| <= {cutoff:.3e} were dropped (pseudo-inverse, minimum-norm solution)",
-            LinAlgWarning,
-            stacklevel=3,
-        )
-    return {
-        "g": g,
-        "w": w,
-        "train_error": rss / n,
-        "norm": norm,
-        "dof": dof,
-        "gcv": gcv,
-        "rank": rank,
-    }
+
+def _path_result(
+    lam: np.ndarray, coef: np.ndarray, out: dict[str, np.ndarray], test: np.ndarray | None, space: str
+) -> RidgePath:
+    """The :class:`RidgePath` of :func:`spectral_path` output ``out``, predictions ``coef @ test.T``."""
+    return RidgePath(
+        lambdas=lam,
+        coef=coef,
+        train_error=out["train_error"],
+        norm=out["norm"],
+        dof=out["dof"],
+        gcv=out["gcv"],
+        predictions_test=None if test is None else coef @ test.T,
+        space=space,
+        rank=out["rank"],
+    )
 
 
 def ridge_path(
@@ -358,14 +269,11 @@ def ridge_path(
     >>> float(path.train_error[0]) < 1e-30
     True
     """
-    K = _check_kernel("K", K)
+    K = check_kernel("K", K)
     n = K.shape[0]
-    y = check_vector("y", y, length=n)
-    lam = _check_lambdas(lambdas)
-    if K_test is not None:
-        K_test = _as_float64_matrix("K_test", K_test, ncols=n)
-    rcond = _check_rcond(rcond, n)
-    n_test = 0 if K_test is None else K_test.shape[0]
+    y, lam, K_test, rcond, n_test = _check_path_inputs(
+        y, lambdas, "K_test", K_test, rcond, n=n, ncols=n, rcond_size=n
+    )
     check_memory(
         8.0 * (3 * n * n + 3 * lam.size * n + lam.size * n_test),
         f"ridge path on a kernel of shape ({n}, {n}) with {lam.size} ridges",
@@ -386,20 +294,8 @@ def ridge_path(
     # singular K (e.g. K = Phi Phi^T with p < n) at small lambda > 0.
     e_raw = e
     e = np.where(np.abs(e) <= cutoff, 0.0, e)
-    out = _spectral_path(e, z, lam, cutoff, n, 0.0, 0, "K", e_raw)
-    coef = out["w"] @ U.T
-    predictions = None if K_test is None else coef @ K_test.T
-    return RidgePath(
-        lambdas=lam,
-        coef=coef,
-        train_error=out["train_error"],
-        norm=out["norm"],
-        dof=out["dof"],
-        gcv=out["gcv"],
-        predictions_test=predictions,
-        space="dual",
-        rank=out["rank"],
-    )
+    out = spectral_path(e, z, lam, cutoff, n, 0.0, 0, "K", e_raw)
+    return _path_result(lam, out["w"] @ U.T, out, K_test, "dual")
 
 
 def _thin_svd(Phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -458,15 +354,12 @@ def primal_ridge_path(
     matrix ``Phi^T Phi`` so that small singular values are not squared before
     they are computed.
     """
-    Phi = _as_float64_matrix("Phi", Phi)
+    Phi = as_float64_matrix("Phi", Phi)
     n, p = Phi.shape
-    y = check_vector("y", y, length=n)
-    lam = _check_lambdas(lambdas)
-    if Phi_test is not None:
-        Phi_test = _as_float64_matrix("Phi_test", Phi_test, ncols=p)
-    rcond = _check_rcond(rcond, max(n, p))
+    y, lam, Phi_test, rcond, n_test = _check_path_inputs(
+        y, lambdas, "Phi_test", Phi_test, rcond, n=n, ncols=p, rcond_size=max(n, p)
+    )
     r = min(n, p)
-    n_test = 0 if Phi_test is None else Phi_test.shape[0]
     check_memory(
         8.0 * (2 * n * p + r * p + 3 * lam.size * r + lam.size * (p + n_test)),
         f"primal ridge path on features of shape ({n}, {p}) with {lam.size} ridges",
@@ -477,21 +370,9 @@ def primal_ridge_path(
     outside = float(np.sum((y - V @ z) ** 2)) if r < n else 0.0
     s_max = float(s[0]) if r else 0.0
     cutoff = (rcond * s_max) ** 2
-    out = _spectral_path(s**2, z, lam, cutoff, n, outside, n - r, "Phi^T Phi")
+    out = spectral_path(s**2, z, lam, cutoff, n, outside, n - r, "Phi^T Phi")
     # a = W diag(s g) z : feature-space coefficients, (L, p)
-    coef = (out["g"] * (s * z)[None, :]) @ Wt
-    predictions = None if Phi_test is None else coef @ Phi_test.T
-    return RidgePath(
-        lambdas=lam,
-        coef=coef,
-        train_error=out["train_error"],
-        norm=out["norm"],
-        dof=out["dof"],
-        gcv=out["gcv"],
-        predictions_test=predictions,
-        space="primal",
-        rank=out["rank"],
-    )
+    return _path_result(lam, (out["g"] * (s * z)[None, :]) @ Wt, out, Phi_test, "primal")
 
 
 def ridge_path_auto(
@@ -510,14 +391,14 @@ def ridge_path_auto(
     errors, norms, dof and GCV; ``RidgePath.space`` says which ``coef`` holds.
     Cost ``O(n p min(n, p))``.
     """
-    Phi = _as_float64_matrix("Phi", Phi)
+    Phi = as_float64_matrix("Phi", Phi)
     n, p = Phi.shape
     if p < n:
         return primal_ridge_path(Phi, y, lambdas, Phi_test, rcond=rcond)
     K = Phi @ Phi.T
     K_test = None
     if Phi_test is not None:
-        K_test = _as_float64_matrix("Phi_test", Phi_test, ncols=p) @ Phi.T
+        K_test = as_float64_matrix("Phi_test", Phi_test, ncols=p) @ Phi.T
     return ridge_path(K, y, lambdas, K_test, rcond=rcond)
 
 
@@ -556,11 +437,11 @@ def solve_ridge(K: Any, y: Any, ridge: float, *, rcond: float | None = None) -> 
     >>> np.allclose(solve_ridge(K, [1.0, 2.0], 0.5), np.linalg.solve(K + 0.5 * np.eye(2), [1.0, 2.0]))
     True
     """
-    K = _check_kernel("K", K)
+    K = check_kernel("K", K)
     n = K.shape[0]
     y = check_vector("y", y, length=n)
     ridge = check_float("ridge", ridge, minimum=0.0)
-    rcond = _check_rcond(rcond, n)
+    rcond = check_rcond(rcond, n)
     A = K.copy()
     A[np.diag_indices(n)] += ridge
     anorm = float(np.max(np.sum(np.abs(A), axis=0)))  # 1-norm, for pocon
@@ -608,120 +489,3 @@ def min_norm_interpolator(K: Any, y: Any, *, rcond: float | None = None) -> np.n
     giving the condition number. Cost ``O(n^3)`` (one ``eigh``).
     """
     return ridge_path(K, y, [0.0], rcond=rcond).coef[0]
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def test_error(y_pred: Any, y_true: Any) -> tuple[Any, Any]:
-    """Monte-Carlo test error ``mean_j (y_pred_j - y_true_j)^2`` and its standard error.
-
-    Standard error ``std(squared errors, ddof=1) / sqrt(m)`` over the ``m`` test
-    points. ``y_true`` should be the noiseless target ``f*(x_j)`` on fresh points,
-    so that the mean estimates ``R = E_x (f*(x) - f_hat(x))^2`` (THEORY.md
-    section 5).
-
-    Heavy-tail pitfall (THEORY.md section 7): for targets such as ``He_3(<v,x>)``
-    the squared error has very heavy tails, so with thousands of points the
-    sample mean is typically *below* the true risk (rare large values are missed)
-    and the sample standard deviation, hence this standard error, is itself
-    biased low and noisy. Report the standard error, use many more test points
-    for such targets, and where the fit provably has no component in some target
-    degrees use :func:`split_test_error`, which adds those energies exactly.
-
-    Parameters
-    ----------
-    y_pred : array, shape (m,) or (L, m)
-        Predictions (one row per ridge for a path's ``predictions_test``).
-    y_true : array, shape (m,)
-        Target values, ``m >= 2``.
-
-    Returns
-    -------
-    mean, standard_error : float, or ndarrays of shape (L,) for 2-D ``y_pred``
-    """
-    y_true = check_vector("y_true", y_true)
-    m = y_true.shape[0]
-    if m < 2:
-        raise ValueError(f"y_true must have at least 2 test points for a standard error, got {m}")
-    y_pred = np.asarray(y_pred, dtype=np.float64)
-    if y_pred.ndim not in (1, 2) or y_pred.shape[-1] != m:
-        raise ValueError(
-            f"y_pred must have shape ({m},) or (L, {m}) to match y_true, got {y_pred.shape}"
-        )
-    if not np.all(np.isfinite(y_pred)):
-        raise ValueError("y_pred must contain only finite values (found NaN or inf)")
-    sq = (y_pred - y_true) ** 2
-    mean = sq.mean(axis=-1)
-    se = sq.std(axis=-1, ddof=1) / np.sqrt(m)
-    if y_pred.ndim == 1:
-        return float(mean), float(se)
-    return mean, se
-
-
-def split_test_error(
-    y_pred: Any, target: Any, X_test: Any, exact_degrees: Any
-) -> tuple[Any, Any]:
-    """Test error with the energies of the degrees the fit cannot reach added exactly.
-
-    For a target ``f* = sum_k c_k q_k`` (:class:`ntphase.data.HarmonicTarget`) and
-    a fitted function ``f_hat`` with no component in the degrees ``k`` of
-    ``exact_degrees`` (e.g. ReLU NT fits in odd degrees ``>= 3``: ``xi_{d,k} = 0``),
-    orthogonality of spherical harmonics of different degrees gives
-
-        E (f* - f_hat)^2 = E (f*_rest - f_hat)^2 + sum_{k in exact_degrees} c_k^2,
-
-    ``f*_rest`` the target without those degrees. Only the first term is estimated
-    by Monte Carlo (:func:`test_error`), so the heavy-tailed high-degree parts of
-    ``f*`` no longer add noise or bias (THEORY.md section 7). The identity is
-    only valid when the premise holds; it is the caller's statement about the
-    model, not checked here. ``X_test`` must be uniform on the sphere of radius
-    ``sqrt(d)`` for the expectation to be the population one.
-
-    Parameters
-    ----------
-    y_pred : array, shape (m,) or (L, m)
-        ``f_hat`` at ``X_test``.
-    target : HarmonicTarget
-    X_test : array, shape (m, d)
-    exact_degrees : iterable of int
-        Degrees whose energy is added exactly (degrees absent from the target
-        contribute 0).
-
-    Returns
-    -------
-    mean, standard_error
-        As :func:`test_error`; the standard error is that of the estimated part.
-    """
-    from ntphase.data import HarmonicTarget
-
-    if not isinstance(target, HarmonicTarget):
-        raise TypeError(f"target must be a ntphase.data.HarmonicTarget, got {type(target).__name__}")
-    try:
-        exact = {int(k) for k in exact_degrees}
-    except TypeError:
-        raise TypeError(
-            f"exact_degrees must be an iterable of integer degrees, got {exact_degrees!r}"
-        ) from None
-    if any(k < 0 for k in exact):
-        raise ValueError(f"exact_degrees must be degrees >= 0, got {sorted(exact)}")
-    energies = target.energies()
-    rest = {k: c for k, c in _coefficients(target).items() if k not in exact}
-    exact_energy = float(sum(v for k, v in energies.items() if k in exact))
-    X_test = _as_float64_matrix("X_test", X_test, ncols=target.d)
-    if rest:
-        f_rest = HarmonicTarget(target.d, rest, direction=target.direction)(X_test)
-    else:
-        f_rest = np.zeros(X_test.shape[0])
-    mean, se = test_error(y_pred, f_rest)
-    return mean + exact_energy, se
-
-
-def _coefficients(target: Any) -> dict[int, float]:
-    coefficients = getattr(target, "coefficients")
-    return {int(k): float(c) for k, c in dict(coefficients).items()}
-
-
-# pytest must not collect these when a test module imports them by name.
-test_error.__test__ = False  # type: ignore[attr-defined]
-split_test_error.__test__ = False  # type: ignore[attr-defined]
