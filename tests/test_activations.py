@@ -327,3 +327,15 @@ def test_pickle_builtins_resolve_to_registry():
     custom = Activation.from_callables(np.sin, np.cos, name="sin")
     back = pickle.loads(pickle.dumps(custom))
     assert back.name == "sin" and float(back.dsigma(0.0)) == 1.0
+
+
+def test_slow_series_warning_names_the_callers_line():
+    # Oracle: for ReLU mu_j^2/j! decays only like j^(-3/2) (kink at 0), so 400 terms
+    # leave ~1e-2 near |t| = 1 and the plan must warn; the warning's stacklevel must
+    # reach through Activation.h / kernel_function to this file (not ntphase internals).
+    for layers in ("h", "first"):
+        act = _relu_numeric()  # fresh object: the plan (and its warning) is cached per object
+        with pytest.warns(RuntimeWarning, match="converges slowly") as rec:
+            act.h(np.array([0.5])) if layers == "h" else act.kernel_function(np.array([0.5]), layers)
+        slow = [w for w in rec if "converges slowly" in str(w.message)]
+        assert [w.filename for w in slow] == [__file__]
