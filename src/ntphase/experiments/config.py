@@ -19,10 +19,11 @@ from __future__ import annotations
 import importlib.resources
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PRESETS = ("quick", "full")
 
@@ -197,3 +198,68 @@ def check_unique(values: list) -> list:
     if len(set(values)) != len(values):
         raise ValueError("must not contain duplicates")
     return values
+
+
+def check_activation_names(values: list[str]) -> list[str]:
+    """A non-empty list of distinct registered activation names."""
+    return check_unique([check_activation_name(v) for v in values])
+
+
+def check_at_least(values: list[int], minimum: int, name: str) -> list[int]:
+    """Every entry ``>= minimum`` (the message calls an entry ``name``, e.g. ``"d"``)."""
+    if any(v < minimum for v in values):
+        raise ValueError(f"every {name} must be an integer >= {minimum}")
+    return values
+
+
+def check_dims(values: list[int]) -> list[int]:
+    """Input dimensions: a non-empty list of distinct integers ``d >= 2``."""
+    return check_unique(check_at_least(values, 2, "d"))
+
+
+def check_sample_sizes(values: list[int]) -> list[int]:
+    """Sample sizes: a non-empty, strictly increasing list of integers ``n >= 2``."""
+    return check_increasing(check_at_least(values, 2, "n"))
+
+
+def check_ridges(values: list[float]) -> list[float]:
+    """Ridges: a non-empty, strictly increasing list of finite numbers ``lambda >= 0``."""
+    if any(not np.isfinite(v) or v < 0 for v in values):
+        raise ValueError("every ridge must be a finite number >= 0")
+    return check_increasing(values, positive=False)
+
+
+def check_target(value: dict[int, float]) -> dict[int, float]:
+    """Target coefficients: non-empty, degrees >= 0, finite coefficients, some nonzero."""
+    if not value:
+        raise ValueError("must map at least one degree k >= 0 to a coefficient c_k")
+    if any(k < 0 for k in value):
+        raise ValueError("degrees must be integers >= 0")
+    if any(not np.isfinite(c) for c in value.values()):
+        raise ValueError("coefficients must be finite")
+    if all(c == 0 for c in value.values()):
+        raise ValueError("at least one coefficient must be nonzero")
+    return dict(sorted(value.items()))
+
+
+# --- shared field types ------------------------------------------------------
+# Annotated types carry the shared validators, so every experiment's Config checks
+# these fields the same way (same rule, same message) without repeating a
+# ``field_validator`` per module.
+
+#: One registered activation name (``check_activation_name``).
+ActivationName = Annotated[str, AfterValidator(check_activation_name)]
+#: Distinct registered activation names, at least one (``check_activation_names``).
+ActivationNames = Annotated[list[str], AfterValidator(check_activation_names)]
+#: First-layer weight distribution (``ntphase.data.sample_weights``).
+WeightDistribution = Literal["gaussian", "sphere"]
+#: A non-empty, strictly increasing list of positive numbers (``check_increasing``).
+IncreasingPositive = Annotated[list[float], AfterValidator(check_increasing)]
+#: Degree ``k`` -> coefficient ``c_k`` of a harmonic target (``check_target``).
+TargetCoefficients = Annotated[dict[int, float], AfterValidator(check_target)]
+#: Input dimensions ``d`` (``check_dims``).
+Dimensions = Annotated[list[int], AfterValidator(check_dims)]
+#: Sample sizes ``n`` (``check_sample_sizes``).
+SampleSizes = Annotated[list[int], AfterValidator(check_sample_sizes)]
+#: Ridge values ``lambda`` (``check_ridges``).
+Ridges = Annotated[list[float], AfterValidator(check_ridges)]

@@ -24,10 +24,18 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ntphase import plots
-from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing
+from ntphase.experiments.config import (
+    ActivationName,
+    ExperimentConfig,
+    IncreasingPositive,
+    Ridges,
+    TargetCoefficients,
+    WeightDistribution,
+)
+from ntphase.experiments.config import check_target as check_target  # moved to config; kept importable
 
 NAME = "double_descent"
 
@@ -52,55 +60,20 @@ class Config(ExperimentConfig):
     """
 
     experiment: Literal["double_descent"] = NAME
-    activation: str = "relu"
+    activation: ActivationName = "relu"
     d: int = Field(20, ge=2)
     n: int = Field(400, ge=2, le=100_000)
     n_test: int = Field(4000, ge=10)
-    ratios: list[float] = Field(default_factory=lambda: list(DEFAULT_RATIOS))
-    ridges: list[float] = Field(default_factory=lambda: [0.0, 1e-2, 5e-2, 2e-1])
-    target: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 0.6})
+    ratios: IncreasingPositive = Field(default_factory=lambda: list(DEFAULT_RATIOS))
+    ridges: Ridges = Field(default_factory=lambda: [0.0, 1e-2, 5e-2, 2e-1])
+    target: TargetCoefficients = Field(default_factory=lambda: {1: 1.0, 2: 0.6})
     noise: float = Field(0.3, ge=0)
     repeats: int = Field(10, ge=1, le=10_000, description="independent seeds")
-    weights: Literal["gaussian", "sphere"] = "gaussian"
-
-    @field_validator("activation")
-    @classmethod
-    def _activation(cls, value: str) -> str:
-        return check_activation_name(value)
-
-    @field_validator("ratios")
-    @classmethod
-    def _ratios(cls, value: list[float]) -> list[float]:
-        return check_increasing(value)
-
-    @field_validator("ridges")
-    @classmethod
-    def _ridges(cls, value: list[float]) -> list[float]:
-        if any(not np.isfinite(v) or v < 0 for v in value):
-            raise ValueError("every ridge must be a finite number >= 0")
-        return check_increasing(value, positive=False)
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, value: dict[int, float]) -> dict[int, float]:
-        return check_target(value)
+    weights: WeightDistribution = "gaussian"
 
     @property
     def widths(self) -> list[int]:
         return sorted({max(1, int(round(r * self.n / self.d))) for r in self.ratios})
-
-
-def check_target(value: dict[int, float]) -> dict[int, float]:
-    """Target coefficients: non-empty, degrees >= 0, finite coefficients, some nonzero."""
-    if not value:
-        raise ValueError("must map at least one degree k >= 0 to a coefficient c_k")
-    if any(k < 0 for k in value):
-        raise ValueError("degrees must be integers >= 0")
-    if any(not np.isfinite(c) for c in value.values()):
-        raise ValueError("coefficients must be finite")
-    if all(c == 0 for c in value.values()):
-        raise ValueError("at least one coefficient must be nonzero")
-    return dict(sorted(value.items()))
 
 
 def energies(target: dict[int, float]) -> dict[int, float]:

@@ -27,11 +27,17 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ntphase import plots
-from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing, check_unique
-from ntphase.experiments.double_descent import check_target, energies
+from ntphase.experiments.config import (
+    ActivationNames,
+    ExperimentConfig,
+    SampleSizes,
+    TargetCoefficients,
+    WeightDistribution,
+)
+from ntphase.experiments.double_descent import energies
 
 NAME = "generalization"
 MODELS = ("NT", "KRR", "PRR")
@@ -57,33 +63,16 @@ class Config(ExperimentConfig):
     """
 
     experiment: Literal["generalization"] = NAME
-    activations: list[str] = Field(default_factory=lambda: ["relu"])
+    activations: ActivationNames = Field(default_factory=lambda: ["relu"])
     d: int = Field(20, ge=2)
-    n_values: list[int] = Field(default_factory=lambda: [8, 16, 32, 64, 128, 256, 512, 1024, 2048])
+    n_values: SampleSizes = Field(default_factory=lambda: [8, 16, 32, 64, 128, 256, 512, 1024, 2048])
     n_test: int = Field(5000, ge=10)
     width_ratio: float = Field(8.0, gt=0)
     ridge: float = Field(0.0, ge=0)
-    target: dict[int, float] = Field(default_factory=lambda: {1: 1.0, 2: 0.8, 3: 0.35})
+    target: TargetCoefficients = Field(default_factory=lambda: {1: 1.0, 2: 0.8, 3: 0.35})
     noise: float = Field(0.0, ge=0)
     repeats: int = Field(5, ge=1, le=10_000, description="independent seeds per n")
-    weights: Literal["gaussian", "sphere"] = "gaussian"
-
-    @field_validator("activations")
-    @classmethod
-    def _activations(cls, value: list[str]) -> list[str]:
-        return check_unique([check_activation_name(v) for v in value])
-
-    @field_validator("n_values")
-    @classmethod
-    def _n_values(cls, value: list[int]) -> list[int]:
-        if any(n < 2 for n in value):
-            raise ValueError("every n must be an integer >= 2")
-        return check_increasing(value)
-
-    @field_validator("target")
-    @classmethod
-    def _target(cls, value: dict[int, float]) -> dict[int, float]:
-        return check_target(value)
+    weights: WeightDistribution = "gaussian"
 
 
 def tasks(config: Config) -> list[dict]:

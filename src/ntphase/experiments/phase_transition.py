@@ -38,10 +38,17 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ntphase import plots
-from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing, check_unique
+from ntphase.experiments._agreement import agreement_row
+from ntphase.experiments.config import (
+    ActivationNames,
+    Dimensions,
+    ExperimentConfig,
+    IncreasingPositive,
+    WeightDistribution,
+)
 
 NAME = "phase_transition"
 
@@ -68,29 +75,12 @@ class Config(ExperimentConfig):
     """
 
     experiment: Literal["phase_transition"] = NAME
-    activations: list[str] = Field(default_factory=lambda: ["relu", "tanh"])
-    dims: list[int] = Field(default_factory=lambda: [20, 80])
+    activations: ActivationNames = Field(default_factory=lambda: ["relu", "tanh"])
+    dims: Dimensions = Field(default_factory=lambda: [20, 80])
     n: int = Field(400, ge=2, le=200_000)
-    ratios: list[float] = Field(default_factory=lambda: list(DEFAULT_RATIOS))
-    weights: Literal["gaussian", "sphere"] = "gaussian"
+    ratios: IncreasingPositive = Field(default_factory=lambda: list(DEFAULT_RATIOS))
+    weights: WeightDistribution = "gaussian"
     repeats: int = Field(5, ge=1, le=10_000, description="independent seeds per grid point")
-
-    @field_validator("activations")
-    @classmethod
-    def _activations(cls, value: list[str]) -> list[str]:
-        return check_unique([check_activation_name(v) for v in value])
-
-    @field_validator("dims")
-    @classmethod
-    def _dims(cls, value: list[int]) -> list[int]:
-        if any(d < 2 for d in value):
-            raise ValueError("every d must be an integer >= 2")
-        return check_unique(value)
-
-    @field_validator("ratios")
-    @classmethod
-    def _ratios(cls, value: list[float]) -> list[float]:
-        return check_increasing(value)
 
 
 def widths(config: Config, d: int) -> list[int]:
@@ -195,13 +185,13 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
             setting = f"{act}, d={d}, n={config.n}"
             lam_K = float(sub.loc[sub["quantity"] == "lambda_min_K", "value"].mean())
             edge = _theory_value(theory, "lambda_min_edge", act, d)
-            rows.append(_row("lambda_min(K): Gaussian-equivalent edge", setting, edge, lam_K))
+            rows.append(agreement_row("lambda_min(K): Gaussian-equivalent edge", setting, edge, lam_K))
             gamma = _theory_value(theory, "gamma_above", act, d)
-            rows.append(_row("lambda_min(K) vs gamma_{>l}", setting, gamma, lam_K))
+            rows.append(agreement_row("lambda_min(K) vs gamma_{>l}", setting, gamma, lam_K))
             kn = plots.mean_se(sub[sub["quantity"] == "lambda_min_KN"], ["N", "ratio"])
             top = kn.iloc[-1]
-            rows.append(_row(f"lambda_min(K_N) -> lambda_min(K) (Nd/n={top['ratio']:.3g})", setting,
-                             lam_K, float(top["mean"])))
+            rows.append(agreement_row(f"lambda_min(K_N) -> lambda_min(K) (Nd/n={top['ratio']:.3g})", setting,
+                                      lam_K, float(top["mean"])))
             above = kn[kn["ratio"] >= 2.0]
             if len(above):
                 pred = np.atleast_1d(lambda_min_mp_conjecture(act, d, config.n, above["N"].to_numpy().astype(int)))
@@ -224,12 +214,6 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
                     "relative_error": float(np.mean(np.abs(pred - meas) / pred)), "note": "mean over grid points",
                 })
     return rows
-
-
-def _row(prediction: str, setting: str, predicted: float, measured: float, note: str = "") -> dict:
-    rel = abs(predicted - measured) / abs(measured) if measured != 0 else float("inf")
-    return {"prediction": prediction, "setting": setting, "predicted": predicted, "measured": measured,
-            "relative_error": rel, "note": note}
 
 
 def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:

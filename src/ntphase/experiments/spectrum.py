@@ -21,10 +21,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ntphase import plots
-from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_unique
+from ntphase.experiments._agreement import agreement_row
+from ntphase.experiments.config import ActivationNames, ExperimentConfig, WeightDistribution
 
 NAME = "spectrum"
 
@@ -47,18 +48,13 @@ class Config(ExperimentConfig):
     """
 
     experiment: Literal["spectrum"] = NAME
-    activations: list[str] = Field(default_factory=lambda: ["relu", "tanh"])
+    activations: ActivationNames = Field(default_factory=lambda: ["relu", "tanh"])
     d: int = Field(30, ge=2)
     n: int = Field(1000, ge=2, le=100_000)
     width_ratio: float = Field(16.0, gt=0)
     bins: int = Field(60, ge=5, le=1000)
     repeats: int = Field(3, ge=1, le=10_000, description="independent seeds")
-    weights: Literal["gaussian", "sphere"] = "gaussian"
-
-    @field_validator("activations")
-    @classmethod
-    def _activations(cls, value: list[str]) -> list[str]:
-        return check_unique([check_activation_name(v) for v in value])
+    weights: WeightDistribution = "gaussian"
 
     @property
     def width(self) -> int:
@@ -168,20 +164,14 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
                 if m.empty:
                     continue
                 what = "bulk mean vs gamma_{>l}" if p["group"] == "bulk" else f"spike {p['group']} (x{int(p['count'])}) location"
-                rows.append(_row(f"{what}, {'K_N' if label == 'KN' else 'K'}", setting, float(p["value"]),
-                                 float(m["mean"].iloc[0])))
+                rows.append(agreement_row(f"{what}, {'K_N' if label == 'KN' else 'K'}", setting,
+                                          float(p["value"]), float(m["mean"].iloc[0])))
         lam = plots.select(table, quantity="eigenvalue_K", activation=act, index=0)
         edge = plots.select(theory, quantity="lambda_min_edge", activation=act)
         if len(lam) and len(edge):
-            rows.append(_row("lambda_min(K): Gaussian-equivalent edge", setting, float(edge["value"].iloc[0]),
-                             float(lam["value"].mean())))
+            rows.append(agreement_row("lambda_min(K): Gaussian-equivalent edge", setting,
+                                      float(edge["value"].iloc[0]), float(lam["value"].mean())))
     return rows
-
-
-def _row(prediction: str, setting: str, predicted: float, measured: float, note: str = "") -> dict:
-    rel = abs(predicted - measured) / abs(measured) if measured != 0 else float("inf")
-    return {"prediction": prediction, "setting": setting, "predicted": predicted, "measured": measured,
-            "relative_error": rel, "note": note}
 
 
 def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
