@@ -74,18 +74,14 @@ its linearization by ``O(alpha^-2)`` (derivation in
 ``sigma'`` is piecewise constant: ``K_N(W_t) = K_N(W_0)`` exactly until an
 activation pattern flips, and each flip is a jump.
 
-Linearized theory (:func:`linearized_loss_curve`)
--------------------------------------------------
-With ``K_N = V diag(lambda) V^T`` and ``c = V^T y`` (``r_0 = -y`` since ``f_0 = 0``)::
-
-    mse_t = (1/n) sum_i (1 - eta lambda_i)^(2 t) c_i^2            (exact discrete GD)
-          ~ (1/n) sum_i exp(-2 eta lambda_i t) c_i^2             (gradient flow, time eta t)
-    mse_inf = (1/n) ||(I - P) y||^2                                (P: projector on range(K_N)),
-
-nonzero exactly when ``rank(K_N) < n`` (e.g. ``N d / 2 < n``); for random labels
-with unit variance its expectation is ``1 - rank(K_N)/n``. The asymptotic
-per-step decay rate of ``mse_t`` is ``-2 log|1 - eta lambda_min(K_N)|``
-(``~ 2 eta lambda_min``; :func:`predicted_rate`).
+Linearized theory
+-----------------
+The closed-form dynamics of the linearized model on ``K_N(W_0)`` (loss curve,
+floor ``(1/n) ||(I - P) y||^2``, predictions, asymptotic rate
+``-2 log|1 - eta lambda_min(K_N)|``) live in :mod:`ntphase.linearized`; its
+public names are re-exported here. The two-layer network itself (output,
+gradient, symmetric initialization, tangent kernel) is in
+:mod:`ntphase._network`, re-exported here too.
 
 Everything is NumPy float64 (inputs of other dtypes are converted; the tiny
 differences ``sigma(<w + Delta, x>) - sigma(<w - Delta, x>)`` of the lazy regime
@@ -99,13 +95,23 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ntphase._memory import check_memory
-from ntphase._validation import check_choice, check_float, check_int, check_matrix, check_vector
+from ntphase._network import _activation, _forward_backward, _tangent_kernel
+from ntphase._network import loss_and_gradient as loss_and_gradient
+from ntphase._network import network_output as network_output
+from ntphase._network import symmetric_initialization as symmetric_initialization
+from ntphase._network import tangent_dimension as tangent_dimension
+from ntphase._validation import check_float, check_int, check_matrix, check_vector
+from ntphase.linearized import _LinearizedModel
+from ntphase.linearized import fit_linear_rate as fit_linear_rate
+from ntphase.linearized import linearized_loss_curve as linearized_loss_curve
+from ntphase.linearized import linearized_loss_floor as linearized_loss_floor
+from ntphase.linearized import linearized_predictions as linearized_predictions
+from ntphase.linearized import predicted_rate as predicted_rate
 
 __all__ = [
     "TrainingResult",
@@ -124,10 +130,6 @@ __all__ = [
 #: Training stops as diverged when the mse exceeds this multiple of its start.
 DIVERGENCE_FACTOR = 1e8
 
-#: Relative threshold below which an eigenvalue of K_N counts as zero (times
-#: n * machine epsilon * lambda_max, the convention of numpy.linalg.matrix_rank).
-_RANK_EPS = np.finfo(np.float64).eps
-
 #: Largest n for which operator norms use a dense symmetric eigensolver.
 _DENSE_NORM_MAX = 2000
 
@@ -143,172 +145,8 @@ HISTORY_COLUMNS = (
 
 
 # ---------------------------------------------------------------------------
-# model pieces
+# kernel diagnostics
 # ---------------------------------------------------------------------------
-
-
-def _activation(activation: Any):
-    from ntphase.activations import get_activation
-
-    return get_activation(activation)
-
-
-def tangent_dimension(width: int, d: int) -> int:
-    """Number of effective NT parameters ``p = N d / 2`` of the symmetric network.
-
-    The ``N`` units come in ``N/2`` pairs sharing ``w`` (opposite ``b``), so the
-    tangent features span at most ``(N/2) d`` dimensions; the memorization
-    threshold of the lazily trained network is ``p = n``.
-
-    Examples
-    --------
-    >>> tangent_dimension(20, 10)
-    100
-    """
-    width = check_int("width", width, minimum=2)
-    d = check_int("d", d, minimum=1)
-    if width % 2:
-        raise ValueError(f"width must be an even integer (units come in symmetric pairs), got {width}")
-    return width * d // 2
-
-
-def symmetric_initialization(width: int, d: int, rng=None, weights: str = "gaussian"):
-    """Symmetric initialization ``(W_0, b_0)`` with ``f(x; W_0, b_0) = 0``.
-
-    ``W_0[:m]`` are ``m = width/2`` rows from :func:`ntphase.data.sample_weights`
-    (``N(0, I/d)`` or unit sphere), ``W_0[m:] = W_0[:m]``; ``b_0 = (+1,...,+1,-1,...,-1)``.
-
-    Parameters
-    ----------
-    width : int
-        Even number of hidden units ``N``.
-    d : int
-        Input dimension.
-    rng : numpy.random.Generator, int or None
-    weights : {"gaussian", "sphere"}
-
-    Returns
-    -------
-    W0 : ndarray (width, d), float64
-    b0 : ndarray (width,), float64
-    """
-    from ntphase.data import as_generator, sample_weights
-
-    tangent_dimension(width, d)  # validates width (even) and d
-    weights = check_choice("weights", weights, ("gaussian", "sphere"))
-    m = width // 2
-    half = np.asarray(sample_weights(m, d, as_generator(rng), distribution=weights), dtype=np.float64)
-    W0 = np.concatenate([half, half], axis=0)
-    b0 = np.concatenate([np.ones(m), -np.ones(m)])
-    return W0, b0
-
-
-def _halves_dot(S: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # Sum the two halves of the units separately, so that a symmetric pair
-    # configuration (equal columns, opposite b) cancels exactly in floating point.
-    m = S.shape[1] // 2
-    return S[:, :m] @ b[:m] + S[:, m:] @ b[m:]
-
-
-def network_output(X, W, b, activation, alpha: float = 1.0) -> np.ndarray:
-    """Network output ``f(x_i; W, b) = (alpha/sqrt(N)) sum_k b_k sigma(<w_k, x_i>)``.
-
-    Parameters
-    ----------
-    X : ndarray (n, d)
-    W : ndarray (N, d)
-    b : ndarray (N,)
-    activation : str or Activation
-    alpha : float
-        Output scale (> 0).
-
-    Returns
-    -------
-    ndarray (n,), float64. Cost ``O(n N d)``.
-    """
-    act = _activation(activation)
-    X = np.asarray(check_matrix("X", X), dtype=np.float64)
-    W = np.asarray(check_matrix("W", W, ncols=X.shape[1]), dtype=np.float64)
-    b = check_vector("b", b, length=W.shape[0])
-    alpha = check_float("alpha", alpha, minimum=0.0, allow_equal=False)
-    S = np.asarray(act.sigma(X @ W.T), dtype=np.float64)
-    return (alpha / math.sqrt(W.shape[0])) * _halves_dot(S, b)
-
-
-def _forward_backward(X, y, W, b, act, alpha, second_layer):
-    """Residual r = f - y and the gradients of L = ||r||^2 / (2 n alpha^2). O(n N d)."""
-    n = X.shape[0]
-    N = W.shape[0]
-    Z = X @ W.T
-    S = np.asarray(act.sigma(Z), dtype=np.float64)
-    r = (alpha / math.sqrt(N)) * _halves_dot(S, b) - y
-    scale = 1.0 / (n * alpha * math.sqrt(N))  # (1/(n alpha^2)) * (alpha/sqrt(N))
-    D = np.asarray(act.dsigma(Z), dtype=np.float64)
-    D *= r[:, None]
-    grad_W = (D.T @ X) * (scale * b)[:, None]
-    grad_b = scale * (S.T @ r) if second_layer else None
-    return r, grad_W, grad_b
-
-
-def loss_and_gradient(W, b, X, y, activation, alpha: float = 1.0, train_second_layer: bool = False):
-    """Objective ``L(W, b) = ||f(X; W, b) - y||^2 / (2 n alpha^2)`` and its gradient.
-
-    Formulas (``z_ik = <w_k, x_i>``, ``r = f(X) - y``)::
-
-        dL/dw_k = (1/(n alpha sqrt(N))) b_k sum_i r_i sigma'(z_ik) x_i
-        dL/db_k = (1/(n alpha sqrt(N)))     sum_i r_i sigma(z_ik)
-
-    computed as two matrix products (cost ``O(n N d)``, memory ``O(n N)``).
-
-    Parameters
-    ----------
-    W : ndarray (N, d)
-    b : ndarray (N,)
-    X : ndarray (n, d)
-    y : ndarray (n,)
-    activation : str or Activation
-    alpha : float
-        Output scale (> 0).
-    train_second_layer : bool
-        Also return the gradient in ``b``.
-
-    Returns
-    -------
-    loss : float
-    grad_W : ndarray (N, d)
-    grad_b : ndarray (N,) or None
-    """
-    act = _activation(activation)
-    X = np.asarray(check_matrix("X", X), dtype=np.float64)
-    W = np.asarray(check_matrix("W", W, ncols=X.shape[1]), dtype=np.float64)
-    b = check_vector("b", b, length=W.shape[0])
-    y = check_vector("y", y, length=X.shape[0])
-    alpha = check_float("alpha", alpha, minimum=0.0, allow_equal=False)
-    r, grad_W, grad_b = _forward_backward(X, y, W, b, act, alpha, bool(train_second_layer))
-    loss = float(r @ r) / (2.0 * X.shape[0] * alpha**2)
-    return loss, grad_W, grad_b
-
-
-def _tangent_kernel(X, W, b, activation, layers, X2=None):
-    """NT kernel of the network at (W, b) in kernel units (see the module docstring).
-
-    First layer: ``(X X2^T / d) o (S' diag(b^2) S2'^T / N)``, which is
-    ``nt_kernel(X, W)`` when ``b_k^2 = 1``; ``layers="both"`` adds the second-layer
-    kernel ``sigma(X W^T) sigma(X2 W^T)^T / N``.
-    """
-    from ntphase.kernels import nt_kernel
-
-    if np.all(b * b == 1.0):
-        return np.asarray(nt_kernel(X, W, activation, X2=X2, layers=layers), dtype=np.float64)
-    act = _activation(activation)
-    X2 = X if X2 is None else X2
-    N, d = W.shape
-    Z, Z2 = X @ W.T, X2 @ W.T
-    D, D2 = np.asarray(act.dsigma(Z)), np.asarray(act.dsigma(Z2))
-    K = (X @ X2.T / d) * ((D * (b * b)) @ D2.T / N)
-    if layers == "both":
-        K = K + np.asarray(act.sigma(Z)) @ np.asarray(act.sigma(Z2)).T / N
-    return K
 
 
 def _symmetric_extremes(A: np.ndarray) -> tuple[float, float]:
@@ -327,217 +165,6 @@ def _symmetric_extremes(A: np.ndarray) -> tuple[float, float]:
 def _op_norm_symmetric(A: np.ndarray) -> float:
     lo, hi = _symmetric_extremes(A)
     return max(abs(lo), abs(hi))
-
-
-# ---------------------------------------------------------------------------
-# linearized theory
-# ---------------------------------------------------------------------------
-
-
-def _kernel_eigh(K, name="K"):
-    import scipy.linalg
-
-    K = np.asarray(check_matrix(name, K), dtype=np.float64)
-    if K.shape[0] != K.shape[1]:
-        raise ValueError(f"{name} must be a square kernel matrix, got shape {K.shape}")
-    lam, V = scipy.linalg.eigh((K + K.T) / 2.0)
-    cutoff = K.shape[0] * _RANK_EPS * max(abs(lam[-1]), abs(lam[0]), 0.0)
-    lam = np.where(np.abs(lam) <= cutoff, 0.0, lam)
-    return lam, V
-
-
-def _steps_array(steps) -> np.ndarray:
-    if np.ndim(steps) == 0:
-        return np.arange(check_int("steps", steps, minimum=0) + 1, dtype=np.float64)
-    arr = np.asarray(steps)
-    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.number) or np.any(arr < 0):
-        raise ValueError(f"steps must be an integer >= 0 or a 1-D array of steps >= 0, got {steps!r}")
-    return arr.astype(np.float64)
-
-
-def linearized_loss_curve(K, y, lr: float, steps, continuous: bool = False) -> np.ndarray:
-    """Predicted training mse of the linearized (NT) model under gradient descent.
-
-    With ``K = V diag(lambda) V^T``, ``c = V^T y`` and ``f_0 = 0``::
-
-        mse_t = (1/n) sum_i (1 - lr lambda_i)^(2t) c_i^2      (continuous=False: exact GD)
-        mse_t = (1/n) sum_i exp(-2 lr lambda_i t) c_i^2      (continuous=True: gradient flow)
-
-    ``lr`` is the step in kernel units (module docstring); eigenvalues below
-    ``n eps lambda_max`` count as zero, so the curve tends to the floor
-    :func:`linearized_loss_floor`.
-
-    Parameters
-    ----------
-    K : ndarray (n, n)
-        Kernel of the linearized model, e.g. ``TrainingResult.kernel``.
-    y : ndarray (n,)
-    lr : float
-        Step size ``eta`` (> 0).
-    steps : int or 1-D array
-        ``steps = T`` gives ``t = 0..T``; an array gives those steps.
-    continuous : bool
-
-    Returns
-    -------
-    ndarray (len(steps),). Cost ``O(n^3 + n len(steps))``.
-    """
-    lam, V = _kernel_eigh(K)
-    y = check_vector("y", y, length=K.shape[0])
-    lr = check_float("lr", lr, minimum=0.0, allow_equal=False)
-    t = _steps_array(steps)
-    c2 = (V.T @ y) ** 2
-    n = y.shape[0]
-    if continuous:
-        log_factor = -2.0 * lr * lam
-    else:
-        with np.errstate(divide="ignore"):
-            log_factor = 2.0 * np.log(np.abs(1.0 - lr * lam))
-    # (len(t), n) exponents; -inf (lr * lambda = 1 exactly) gives 0 for t > 0.
-    with np.errstate(invalid="ignore"):
-        E = np.outer(t, log_factor)
-    E[:, log_factor == -np.inf] = np.where(t[:, None] == 0, 0.0, -np.inf)
-    return np.exp(E) @ c2 / n
-
-
-def linearized_predictions(K, y, lr: float, steps, K_cross=None) -> np.ndarray:
-    """Predictions of the linearized (NT) model after ``t`` gradient steps from ``f_0 = 0``.
-
-    GD on ``a`` with ``(1/2)||Phi a - y||^2`` and step ``lr`` keeps ``a_t = Phi^T beta_t`` with
-    ``beta_t = V diag(g_t(lambda)) V^T y``, ``g_t(lambda) = (1 - (1 - lr lambda)^t) / lambda``
-    (0 on the null space of ``K``, where ``K_cross`` vanishes too). Predictions:
-    ``K beta_t = V diag(1 - (1 - lr lambda)^t) V^T y`` on the training points, or
-    ``K_cross beta_t`` on test points. ``t -> infinity`` gives the min-norm interpolator
-    ``K_cross K^+ y``.
-
-    Parameters
-    ----------
-    K : ndarray (n, n)
-    y : ndarray (n,)
-    lr : float
-        Step in kernel units (> 0).
-    steps : int or 1-D array of int
-    K_cross : ndarray (n_test, n), optional
-        ``K(X_test, X)`` with the same weights (e.g. ``nt_kernel(X_test, W0, act, X2=X)``).
-
-    Returns
-    -------
-    ndarray (n_out,) for an int ``steps``, (len(steps), n_out) for an array; ``n_out``
-    is ``n`` or ``n_test``. Cost ``O(n^3 + len(steps) n n_out)``.
-    """
-    y = check_vector("y", y, length=np.shape(K)[0])
-    lr = check_float("lr", lr, minimum=0.0, allow_equal=False)
-    scalar = np.ndim(steps) == 0
-    t = _steps_array(steps)[-1:] if scalar else _steps_array(steps)
-    if K_cross is not None:
-        K_cross = np.asarray(check_matrix("K_cross", K_cross, ncols=np.shape(K)[0]), dtype=np.float64)
-    out = _LinearizedModel(K, y, K_cross).predict(lr, t)
-    return out[0] if scalar else out
-
-
-class _LinearizedModel:
-    """Eigendecomposition of K (once) for the linearized predictions at many steps."""
-
-    def __init__(self, K, y, K_cross=None):
-        self.lam, V = _kernel_eigh(K)
-        self.c = V.T @ y
-        # rows of the output map: V (training points) or K_cross V (test points)
-        self.B = V if K_cross is None else K_cross @ V
-        self.cross = K_cross is not None
-
-    def predict(self, lr: float, t: np.ndarray) -> np.ndarray:
-        lam = self.lam
-        filt = 1.0 - (1.0 - lr * lam)[None, :] ** t[:, None]  # 1 - (1 - lr lambda)^t
-        if self.cross:
-            safe = np.where(lam != 0.0, lam, 1.0)
-            filt = np.where(lam != 0.0, filt / safe, 0.0)
-        return (filt * self.c) @ self.B.T
-
-
-def linearized_loss_floor(K, y) -> float:
-    """Floor ``(1/n) ||(I - P) y||^2`` of the linearized loss, ``P`` the projector on range(K).
-
-    Zero when ``K`` is invertible (``N d / 2 > n`` generically); for i.i.d.
-    unit-variance labels its expectation is ``1 - rank(K)/n``. Cost ``O(n^3)``.
-    """
-    lam, V = _kernel_eigh(K)
-    y = check_vector("y", y, length=K.shape[0])
-    c = V.T @ y
-    return float(np.sum(c[lam == 0.0] ** 2) / y.shape[0])
-
-
-def predicted_rate(K, lr: float, exclude_null: bool = False) -> float:
-    """Asymptotic per-step decay rate of the linearized mse: ``-2 log max_i |1 - lr lambda_i|``.
-
-    For ``lr <= 2 / (lambda_min + lambda_max)`` the maximum is attained at
-    ``lambda_min(K_N)``: the rate is ``-2 log(1 - lr lambda_min) ~ 2 lr lambda_min``,
-    so ``mse_t ~ C exp(-rate t)``. With ``exclude_null=True`` the zero eigenvalues
-    are skipped: the rate at which the mse approaches its floor when ``K`` is singular.
-
-    Parameters
-    ----------
-    K : ndarray (n, n) or 1-D array of eigenvalues
-    lr : float
-        Step in kernel units (> 0).
-    exclude_null : bool
-
-    Returns
-    -------
-    float (0 when ``lambda_min = 0`` and ``exclude_null`` is False).
-    """
-    lr = check_float("lr", lr, minimum=0.0, allow_equal=False)
-    if np.ndim(K) == 1:
-        lam = np.sort(np.asarray(K, dtype=np.float64))
-        cutoff = lam.size * _RANK_EPS * np.max(np.abs(lam))
-        lam = np.where(np.abs(lam) <= cutoff, 0.0, lam)
-    else:
-        lam = _kernel_eigh(K)[0]
-    if exclude_null:
-        lam = lam[lam != 0.0]
-        if lam.size == 0:
-            raise ValueError("K has no nonzero eigenvalue; the rate to the floor is undefined")
-    worst = float(np.max(np.abs(1.0 - lr * lam)))
-    return math.inf if worst == 0.0 else -2.0 * math.log(worst)
-
-
-def fit_linear_rate(losses, steps=None, window: tuple[float, float] = (1e-3, 1e-8)) -> float:
-    """Measured linear rate: minus the least-squares slope of ``log(loss)`` against the step.
-
-    Only the points with ``window[1] <= loss / loss[0] <= window[0]`` enter the fit
-    (the tail, where the slowest eigendirection dominates).
-
-    Parameters
-    ----------
-    losses : 1-D array
-        Loss curve, ``losses[0]`` the initial loss.
-    steps : 1-D array or None
-        Steps of the losses (default ``0, 1, 2, ...``).
-    window : (upper, lower)
-        Relative loss range of the fit, ``0 < lower < upper``.
-
-    Returns
-    -------
-    float: rate per step (``loss_t ~ C exp(-rate t)``).
-    """
-    losses = check_vector("losses", losses)
-    if steps is None:
-        steps = np.arange(losses.size, dtype=np.float64)
-    else:
-        steps = check_vector("steps", steps, length=losses.size)
-    upper, lower = (float(w) for w in window)
-    if not 0 < lower < upper:
-        raise ValueError(f"window must be (upper, lower) with 0 < lower < upper, got {window!r}")
-    if losses[0] <= 0:
-        raise ValueError(f"losses[0] must be > 0 to define relative losses, got {losses[0]}")
-    rel = losses / losses[0]
-    keep = (rel >= lower) & (rel <= upper)
-    if np.count_nonzero(keep) < 2:
-        raise ValueError(
-            f"fewer than 2 losses fall in the relative window {window!r}; "
-            f"the run reached {rel.min():.3g} of its start"
-        )
-    slope = np.polyfit(steps[keep], np.log(rel[keep]), 1)[0]
-    return float(-slope)
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ with output scale ``alpha`` (:mod:`ntphase.training`) on random labels
   the training mse relative to its start, ``mse_t / mse_0``, recorded along the run
   (simulation) next to the linearized prediction
   ``(1/n) sum_i (1 - eta lambda_i)^(2t) <v_i, y>^2 / mse_0`` computed from the
-  same run's kernel ``K_N(W_0)`` (:func:`ntphase.training.linearized_loss_curve`).
+  same run's kernel ``K_N(W_0)`` (:func:`ntphase.linearized.linearized_loss_curve`).
   ``ratio = p / n`` with ``p = N d / 2`` the number of effective NT parameters of
   the symmetric network (``N/2`` pairs of units share ``w``; see
   :func:`ntphase.training.tangent_dimension`), so the interpolation threshold is
@@ -23,7 +23,7 @@ with output scale ``alpha`` (:mod:`ntphase.training`) on random labels
   ``K_N(x, X) K_N^+ y`` at the end of training, the relative weight movement and
   the relative kernel movement, against ``alpha``, and the distance between the
   network's test predictions and the linearized model's after the same number of
-  steps (:func:`ntphase.training.linearized_predictions`; free of the
+  steps (:func:`ntphase.linearized.linearized_predictions`; free of the
   stopping-tolerance floor ``~ sqrt(tol)`` that the interpolator distance has at
   large ``alpha``). The lazy theory (Chizat, Oyallon & Bach 2019) says they
   vanish as ``alpha -> infinity``: the weights move by ``O(1/alpha)`` and, in
@@ -164,26 +164,28 @@ def _sample(params: dict, rng: np.random.Generator):
     return X, y, X_test
 
 
+def _train(params: dict, X, y, X_test, alpha: float, rng, **options):
+    """``train_network`` with the task's activation, width ``N``, step budget, tolerance and init."""
+    from ntphase.training import train_network
+
+    return train_network(X, y, params["activation"], int(params["N"]), float(alpha), steps=int(params["steps"]),
+                         tol=float(params["tol"]), rng=rng, X_test=X_test,
+                         weights=params.get("weights", "gaussian"), **options)
+
+
 def _curve_rows(params: dict, seed: int) -> list[dict]:
-    from ntphase.training import (
-        fit_linear_rate,
-        linearized_loss_curve,
-        linearized_loss_floor,
-        predicted_rate,
-        train_network,
-    )
+    from ntphase.linearized import fit_linear_rate, linearized_loss_curve, linearized_loss_floor, predicted_rate
+    from ntphase.training import tangent_dimension
 
     rng = np.random.default_rng(seed)
     X, y, X_test = _sample(params, rng)
-    N, alpha, steps = int(params["N"]), float(params["alpha"]), int(params["steps"])
-    res = train_network(X, y, params["activation"], N, alpha, steps=steps, tol=float(params["tol"]), rng=rng,
-                        X_test=X_test, record_every=max(1, steps // 10), weights=params.get("weights", "gaussian"))
+    res = _train(params, X, y, X_test, params["alpha"], rng, record_every=max(1, int(params["steps"]) // 10))
     mse0 = res.initial_loss
     npts = int(params.get("curve_points", 60))
     idx = np.unique(np.round(np.linspace(0, res.loss_steps.size - 1, npts)).astype(int))
     at = res.loss_steps[idx]
     lin = linearized_loss_curve(res.kernel, y, res.lr, at)
-    common = {"p": N * X.shape[1] // 2}
+    common = {"p": tangent_dimension(int(params["N"]), X.shape[1])}
     rows = []
     for s, v_sim, v_lin in zip(at, res.loss_curve[idx], lin):
         rows.append({**common, "quantity": "relative_train_loss", "source": "simulation", "step": int(s),
@@ -217,20 +219,18 @@ def _curve_rows(params: dict, seed: int) -> list[dict]:
 
 
 def _alpha_rows(params: dict, seed: int) -> list[dict]:
-    from ntphase.training import train_network
+    from ntphase.training import tangent_dimension
 
     rng = np.random.default_rng(seed)
     X, y, X_test = _sample(params, rng)
     init_seed = int(rng.integers(2**63 - 1))
-    N, steps = int(params["N"]), int(params["steps"])
-    common = {"p": N * X.shape[1] // 2, "source": "simulation"}
+    common = {"p": tangent_dimension(int(params["N"]), X.shape[1]), "source": "simulation"}
     rows: list[dict] = []
     interp = None
     for alpha in params["alphas"]:
         # same data and the same initialization (init_seed) for every alpha
-        res = train_network(X, y, params["activation"], N, float(alpha), steps=steps, tol=float(params["tol"]),
-                            rng=init_seed, X_test=X_test, record_every=steps, interpolator_predictions=interp,
-                            weights=params.get("weights", "gaussian"))
+        res = _train(params, X, y, X_test, alpha, init_seed, record_every=int(params["steps"]),
+                     interpolator_predictions=interp)
         interp = res.interpolator_predictions
         last = res.history.iloc[-1]
         for q, v in [("interpolator_distance", last["interpolator_distance"]),
@@ -286,26 +286,22 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
             final = sub.loc[sub["quantity"] == "final_relative_loss", "value"].mean()
             floor = sub.loc[sub["quantity"] == "floor", "value"].mean()
             if ratio < 1 and floor > 0:
-                rows.append({"prediction": f"loss plateau = linearized floor ||(I-P)y||^2/||y||^2 (p/n={ratio:g})",
-                             "setting": setting, "predicted": float(floor), "measured": float(final),
-                             "relative_error": float(abs(final - floor) / floor), "note": "mean over seeds"})
+                rows.append(_versus(f"loss plateau = linearized floor ||(I-P)y||^2/||y||^2 (p/n={ratio:g})",
+                                    setting, floor, final, "mean over seeds"))
             meas = sub.loc[sub["quantity"] == "measured_rate", "value"]
             pred = sub.loc[sub["quantity"] == "predicted_rate", "value"]
             if ratio > 1 and len(meas) and float(pred.mean()) > 0:
-                rows.append({"prediction": f"linear rate -2 log(1 - eta lambda_min(K_N)) (p/n={ratio:g})",
-                             "setting": setting, "predicted": float(pred.mean()), "measured": float(meas.mean()),
-                             "relative_error": float(abs(meas.mean() - pred.mean()) / pred.mean()),
-                             "note": f"asymptotic rate vs slope of log loss for relative loss in {RATE_WINDOW}"})
+                rows.append(_versus(f"linear rate -2 log(1 - eta lambda_min(K_N)) (p/n={ratio:g})", setting,
+                                    pred.mean(), meas.mean(),
+                                    f"asymptotic rate vs slope of log loss for relative loss in {RATE_WINDOW}"))
                 window = sub.loc[sub["quantity"] == "window_rate", "value"]
                 if len(window):
-                    rows.append({"prediction": f"linearized curve's slope in the same window (p/n={ratio:g})",
-                                 "setting": setting, "predicted": float(window.mean()),
-                                 "measured": float(meas.mean()),
-                                 "relative_error": float(abs(meas.mean() - window.mean()) / window.mean()),
-                                 "note": "isolates the lazy dynamics from the finite-window effect"})
+                    rows.append(_versus(f"linearized curve's slope in the same window (p/n={ratio:g})", setting,
+                                        window.mean(), meas.mean(),
+                                        "isolates the lazy dynamics from the finite-window effect"))
         for q in ("linearized_distance", "kernel_movement"):
-            agg = plots.mean_se(plots.select(table, activation=act, kind="alpha", quantity=q), ["alpha"])
-            agg = agg[(agg["alpha"] >= LAZY_FIT_MIN_ALPHA) & (agg["mean"] > 0)]
+            agg = _positive_means(plots.select(table, activation=act, kind="alpha"), q)
+            agg = agg[agg["alpha"] >= LAZY_FIT_MIN_ALPHA]
             if len(agg) >= 2 and act not in NONSMOOTH:  # relu: sigma'' singular, no prediction
                 slope = float(np.polyfit(np.log(agg["alpha"]), np.log(agg["mean"]), 1)[0])
                 rows.append({"prediction": f"lazy-limit exponent of {q} vs alpha (symmetric init)",
@@ -321,6 +317,18 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
                          "predicted": 0.0, "measured": top, "relative_error": top,
                          "note": "relative_error is the distance itself"})
     return rows
+
+
+def _versus(prediction: str, setting: str, predicted, measured, note: str) -> dict:
+    """Agreement row with ``relative_error = |measured - predicted| / predicted``."""
+    return {"prediction": prediction, "setting": setting, "predicted": float(predicted), "measured": float(measured),
+            "relative_error": float(abs(measured - predicted) / predicted), "note": note}
+
+
+def _positive_means(frame: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """Mean and s.e. over seeds of ``quantity`` per ``alpha``, positive means only (for log axes)."""
+    agg = plots.mean_se(plots.select(frame, quantity=quantity), ["alpha"])
+    return agg[agg["mean"] > 0]
 
 
 def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
@@ -339,8 +347,7 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         ax = axes[a, 1]
         for i, (q, lab) in ((1, ("linearized_distance", "to the linearized model (same $t$)")),
                             (0, ("interpolator_distance", "to the NT min-norm interpolator"))):
-            dist = plots.mean_se(sweep[sweep["quantity"] == q], ["alpha"])
-            dist = dist[dist["mean"] > 0]
+            dist = _positive_means(sweep, q)
             if len(dist):
                 plots.simulation(ax, dist["alpha"], dist["mean"], dist["se"], label=lab, i=i, filled=i == 0,
                                  ms=7 if i == 1 else 4)
@@ -355,8 +362,7 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         ax = axes[a, 2]
         for i, (q, lab) in enumerate([("weight_movement", r"$\|W_t - W_0\|_F / \|W_0\|_F$"),
                                       ("kernel_movement", r"$\|K_t - K_0\|_{op} / \|K_0\|_{op}$")]):
-            agg = plots.mean_se(sweep[sweep["quantity"] == q], ["alpha"])
-            agg = agg[agg["mean"] > 0]
+            agg = _positive_means(sweep, q)
             if len(agg):
                 plots.simulation(ax, agg["alpha"], agg["mean"], agg["se"], label=lab, i=i + 1)
                 _reference_slope(ax, agg["alpha"].to_numpy(), agg["mean"].to_numpy(), power=i + 1,
