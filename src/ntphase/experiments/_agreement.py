@@ -11,6 +11,7 @@ from __future__ import annotations
 
 def agreement_row(prediction: str, setting: str, predicted: float, measured: float, note: str = "") -> dict:
     """One agreement row; ``relative_error = |predicted - measured| / |measured|`` (``inf`` if ``measured == 0``)."""
+    predicted, measured = float(predicted), float(measured)
     rel = abs(predicted - measured) / abs(measured) if measured != 0 else float("inf")
     return {"prediction": prediction, "setting": setting, "predicted": predicted, "measured": measured,
             "relative_error": rel, "note": note}

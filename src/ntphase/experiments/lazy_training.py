@@ -56,10 +56,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from ntphase import plots
-from ntphase.experiments.config import ExperimentConfig, check_activation_name, check_increasing, check_unique
+from ntphase.experiments._agreement import agreement_row
+from ntphase.experiments.config import ActivationNames, ExperimentConfig, IncreasingPositive
 
 NAME = "lazy_training"
 
@@ -107,28 +108,18 @@ class Config(ExperimentConfig):
 
     experiment: Literal["lazy_training"] = NAME
     repeats: int = Field(2, ge=1, le=10_000, description="independent seeds per grid point")
-    activations: list[str] = Field(default_factory=lambda: ["relu", "tanh"])
+    activations: ActivationNames = Field(default_factory=lambda: ["relu", "tanh"])
     n: int = Field(60, ge=2, le=20_000)
     d: int = Field(10, ge=2, le=10_000)
     n_test: int = Field(400, ge=1, le=200_000)
-    ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0])
+    ratios: IncreasingPositive = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0])
     curve_alpha: float = Field(1e4, gt=0)
-    alphas: list[float] = Field(default_factory=lambda: [1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4])
+    alphas: IncreasingPositive = Field(default_factory=lambda: [1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4])
     alpha_ratio: float = Field(4.0, gt=1.0)
     steps: int = Field(12_000, ge=1, le=10_000_000)
     tol: float = Field(1e-10, ge=1e-14, lt=1, description="relative loss at which a run stops (>= 1e-14: float64)")
     curve_points: int = Field(60, ge=2, le=100_000)
     weights: Literal["gaussian", "sphere"] = "gaussian"
-
-    @field_validator("activations")
-    @classmethod
-    def _activations(cls, value: list[str]) -> list[str]:
-        return check_unique([check_activation_name(v) for v in value])
-
-    @field_validator("ratios", "alphas")
-    @classmethod
-    def _increasing(cls, value: list[float]) -> list[float]:
-        return check_increasing(value)
 
 
 def width_for(ratio: float, n: int, d: int) -> int:
@@ -286,17 +277,17 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
             final = sub.loc[sub["quantity"] == "final_relative_loss", "value"].mean()
             floor = sub.loc[sub["quantity"] == "floor", "value"].mean()
             if ratio < 1 and floor > 0:
-                rows.append(_versus(f"loss plateau = linearized floor ||(I-P)y||^2/||y||^2 (p/n={ratio:g})",
+                rows.append(agreement_row(f"loss plateau = linearized floor ||(I-P)y||^2/||y||^2 (p/n={ratio:g})",
                                     setting, floor, final, "mean over seeds"))
             meas = sub.loc[sub["quantity"] == "measured_rate", "value"]
             pred = sub.loc[sub["quantity"] == "predicted_rate", "value"]
             if ratio > 1 and len(meas) and float(pred.mean()) > 0:
-                rows.append(_versus(f"linear rate -2 log(1 - eta lambda_min(K_N)) (p/n={ratio:g})", setting,
+                rows.append(agreement_row(f"linear rate -2 log(1 - eta lambda_min(K_N)) (p/n={ratio:g})", setting,
                                     pred.mean(), meas.mean(),
                                     f"asymptotic rate vs slope of log loss for relative loss in {RATE_WINDOW}"))
                 window = sub.loc[sub["quantity"] == "window_rate", "value"]
                 if len(window):
-                    rows.append(_versus(f"linearized curve's slope in the same window (p/n={ratio:g})", setting,
+                    rows.append(agreement_row(f"linearized curve's slope in the same window (p/n={ratio:g})", setting,
                                         window.mean(), meas.mean(),
                                         "isolates the lazy dynamics from the finite-window effect"))
         for q in ("linearized_distance", "kernel_movement"):
@@ -306,7 +297,7 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
                 slope = float(np.polyfit(np.log(agg["alpha"]), np.log(agg["mean"]), 1)[0])
                 rows.append({"prediction": f"lazy-limit exponent of {q} vs alpha (symmetric init)",
                              "setting": f"{act}, p/n={config.alpha_ratio:g}, alpha>={LAZY_FIT_MIN_ALPHA:g}",
-                             "predicted": -2.0, "measured": slope, "relative_error": abs(slope + 2.0) / 2.0,
+                             "predicted": -2.0, "measured": slope, "relative_error": abs(slope + 2.0) / abs(slope),
                              "note": "O(alpha^-2) for smooth sigma (module docstring)"})
         sweep = plots.select(table, activation=act, kind="alpha", quantity="interpolator_distance")
         if len(sweep):
@@ -317,12 +308,6 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
                          "predicted": 0.0, "measured": top, "relative_error": top,
                          "note": "relative_error is the distance itself"})
     return rows
-
-
-def _versus(prediction: str, setting: str, predicted, measured, note: str) -> dict:
-    """Agreement row with ``relative_error = |measured - predicted| / predicted``."""
-    return {"prediction": prediction, "setting": setting, "predicted": float(predicted), "measured": float(measured),
-            "relative_error": float(abs(measured - predicted) / predicted), "note": note}
 
 
 def _positive_means(frame: pd.DataFrame, quantity: str) -> pd.DataFrame:

@@ -211,7 +211,7 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
                 rows.append({
                     "prediction": "min-norm train error 1 - Nd/n (Nd/n <= 1/2)", "setting": setting,
                     "predicted": float(np.mean(pred)), "measured": float(np.mean(meas)),
-                    "relative_error": float(np.mean(np.abs(pred - meas) / pred)), "note": "mean over grid points",
+                    "relative_error": float(np.mean(np.abs(pred - meas) / np.abs(meas))), "note": "mean over grid points",
                 })
     return rows
 
