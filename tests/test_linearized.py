@@ -107,3 +107,14 @@ def test_predicted_rate_accepts_eigenvalues():
     assert lin.predicted_rate(eigs, 0.25) == lin.predicted_rate(np.diag(eigs), 0.25) == 0.0
     assert lin.predicted_rate(eigs, 0.25, exclude_null=True) == pytest.approx(-2 * math.log(0.75), rel=1e-14)
     assert lin.predicted_rate(np.diag(eigs), 0.25, exclude_null=True) == pytest.approx(-2 * math.log(0.75), rel=1e-14)
+
+
+def test_list_of_lists_kernel_accepted():
+    # Oracle: the same kernel as an ndarray; list input must give identical numbers.
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((6, 3))
+    K = A @ A.T
+    y = rng.standard_normal(6)
+    curve = lin.linearized_loss_curve(K, y, 0.1, [0, 5, 10])
+    assert np.array_equal(lin.linearized_loss_curve(K.tolist(), y.tolist(), 0.1, [0, 5, 10]), curve)
+    assert lin.linearized_loss_floor(K.tolist(), y) == lin.linearized_loss_floor(K, y)

@@ -101,7 +101,7 @@ def linearized_loss_curve(K, y, lr: float, steps, continuous: bool = False) -> n
     ndarray (len(steps),). Cost ``O(n^3 + n len(steps))``.
     """
     lam, V = _kernel_eigh(K)
-    y = check_vector("y", y, length=K.shape[0])
+    y = check_vector("y", y, length=lam.shape[0])
     lr = check_float("lr", lr, minimum=0.0, allow_equal=False)
     t = _steps_array(steps)
     c2 = (V.T @ y) ** 2
@@ -179,7 +179,7 @@ def linearized_loss_floor(K, y) -> float:
     unit-variance labels its expectation is ``1 - rank(K)/n``. Cost ``O(n^3)``.
     """
     lam, V = _kernel_eigh(K)
-    y = check_vector("y", y, length=K.shape[0])
+    y = check_vector("y", y, length=lam.shape[0])
     c = V.T @ y
     return float(np.sum(c[lam == 0.0] ** 2) / y.shape[0])
 
