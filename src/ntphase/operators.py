@@ -499,19 +499,23 @@ def _finalize(
     (cache-sized transposes, no BLAS).
     """
     n, n2 = out.shape
-    rows = max(FINALIZE_TILE, BLOCK_BYTES // (8 * max(n2, 1)))
-    Xs = X * (1.0 / (d * N)) if (M1 is not None and gram is None) else None
+    on_the_fly = M1 is not None and gram is None
+    # row blocks: cache-sized when only elementwise work is left, larger when a
+    # Gram block product is computed (BLAS efficiency)
+    rows = max(FINALIZE_TILE, BLOCK_BYTES // (8 * max(n2, 1))) if on_the_fly else FINALIZE_TILE
+    Xd = X * (1.0 / d) if on_the_fly else None
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
         c1 = r1 if symmetric else n2  # columns holding valid data in this row block
         block = out[r0:r1, :c1]
         if M1 is not None:
-            g = gram[r0:r1, :c1] * (1.0 / N) if gram is not None else _mm_abt(Xs[r0:r1], X2[:c1])
+            g = gram[r0:r1, :c1] if gram is not None else _mm_abt(Xd[r0:r1], X2[:c1])
             np.multiply(M1[r0:r1, :c1], g, out=block)
             if M2 is not None:
-                block += M2[r0:r1, :c1] * (1.0 / N)
-        else:
-            np.multiply(M2[r0:r1, :c1], 1.0 / N, out=block)
+                block += M2[r0:r1, :c1]
+        elif out is not M2:
+            block[...] = M2[r0:r1, :c1]
+        block *= 1.0 / N
     if symmetric:
         _mirror_lower(out)
 
