@@ -156,7 +156,8 @@ def test_auto_choice_and_memory_guard(monkeypatch):
     assert choose_method(small) == "dense"
     assert lambda_min(small, return_info=True).method == "dense"
     assert choose_method(aslinearoperator(np.eye(500))) == "lanczos"
-    big = nt_operator(3000, 20, 300, seed=5, store=False)  # cost model: products beat O(n^3)
+    # cost model: ~800 cheap products (4 n N d = 1.4e7 flops) beat (4/3) n^3 = 2.9e11
+    big = nt_operator(6000, 10, 60, seed=5, store=False)
     assert choose_method(big) == "lanczos"
     # memory guard: with 2 MB allowed, dense K (100 x 100 is 80 kB) still fits, 1000 x 1000 does not
     monkeypatch.setenv("NTPHASE_MEMORY_LIMIT", str(2 * 10**6))

@@ -62,15 +62,17 @@ DEFAULT_TOL = 1e-10
 LANCZOS_PRODUCTS_COEF = 2.5
 LANCZOS_PRODUCTS_MIN = 200
 
-#: Relative speed of a dense symmetric eigensolver (tridiagonal reduction,
-#: half BLAS-2) against a BLAS-3 product of the same flop count.
-DENSE_EIG_EFFICIENCY = 0.35
+#: Speeds relative to a large BLAS-3 product (one core, docs/benchmarks.md):
+#: dense ``eigvalsh`` (tridiagonal reduction, half BLAS-2) measured 0.5 at
+#: n = 2000 and 0.2 at n = 8000; NTKernelOperator products 0.4-0.5 (thin
+#: ``d``-sized dimensions); products with a stored dense matrix (memory-bound) 0.06.
+DENSE_EIG_EFFICIENCY = 0.25
+MATRIX_FREE_EFFICIENCY = 0.4
+DENSE_MATVEC_EFFICIENCY = 0.06
 
-#: Relative speed of a BLAS-2 product with a stored dense matrix.
-DENSE_MATVEC_EFFICIENCY = 0.15
-
-#: Below this size ``"auto"`` always uses the dense solver (cheap and exact).
-AUTO_DENSE_MIN_N = 1500
+#: Up to this size ``"auto"`` always uses the dense solver (measured faster:
+#: n = 2000, relu, N d / n = 4: 0.6 s dense vs 1.2 s matrix-free).
+AUTO_DENSE_MIN_N = 3000
 
 #: Lanczos basis size before a thick restart (memory ``8 n LANCZOS_BASIS`` bytes);
 #: measured at n = 8000: 991 products unrestarted vs 1331 with a basis of 400.
@@ -249,7 +251,9 @@ def choose_method(K: Any) -> str:
     * :class:`~ntphase.operators.NTKernelOperator` (or inputs
       ``(X, W, activation)``): dense costs the formation ``n^2 (N + d)`` plus the
       eigensolver, matrix-free costs ``products(n)`` products of
-      ``op.matvec_flops()``; dense only if ``K_N`` fits in memory.
+      ``op.matvec_flops() / MATRIX_FREE_EFFICIENCY``; dense only if ``K_N``
+      fits in memory. (Measured at n = 8000, ``N d / n = 4``: matrix-free
+      63 s vs dense 85 s, one core.)
     * any other operator: ``"lanczos"`` (``"dense"`` only for ``n <= 200``).
     """
     kind, A = _operand(K)
@@ -272,12 +276,12 @@ def _choose(kind: str, A: Any) -> str:
         lanczos = _lanczos_products(n) * 2.0 * n * n / DENSE_MATVEC_EFFICIENCY
         return "dense" if dense_eig <= lanczos else "lanczos"
     if hasattr(A, "matvec_flops") and hasattr(A, "dense_bytes"):
-        if not fits(A.dense_bytes() + _dense_eig_bytes(n)):
+        if not fits(A.dense_bytes() + 64.0 * n):  # formed K is overwritten in place
             return "lanczos"
         if n <= AUTO_DENSE_MIN_N:
             return "dense"
         formation = A.dense_flops()
-        lanczos = _lanczos_products(n) * A.matvec_flops()
+        lanczos = _lanczos_products(n) * A.matvec_flops() / MATRIX_FREE_EFFICIENCY
         return "dense" if formation + dense_eig <= lanczos else "lanczos"
     if n <= 200 and fits(2 * _dense_eig_bytes(n)):
         return "dense"
