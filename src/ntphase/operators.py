@@ -189,7 +189,18 @@ class NTKernelOperator(LinearOperator):
         self._S: np.ndarray | None = None
         self._A: np.ndarray | None = None
         if store:
-            self._S, self._A = _derivatives(self._act, X @ W.T, self._layers)
+            # row blocks, so the transient pre-activations stay one block
+            first = self._layers in ("first", "both")
+            second = self._layers in ("second", "both")
+            self._S = np.empty((self._n, self._N)) if first else None
+            self._A = np.empty((self._n, self._N)) if second else None
+            rows = max(1, BLOCK_BYTES // (8 * self._N))
+            for r0 in range(0, self._n, rows):
+                S_r, A_r = _derivatives(self._act, X[r0 : r0 + rows] @ W.T, self._layers)
+                if first:
+                    self._S[r0 : r0 + rows] = S_r
+                if second:
+                    self._A[r0 : r0 + rows] = A_r
         self._stored = bool(store)
         super().__init__(dtype=np.dtype(np.float64), shape=(self._n, self._n))
 
