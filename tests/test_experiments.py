@@ -13,6 +13,7 @@ import importlib
 import matplotlib
 import numpy as np
 import pandas as pd
+import pydantic
 import pytest
 import yaml
 
@@ -149,7 +150,7 @@ def test_config_is_frozen_and_not_mutated_by_tasks():
     before = config.model_dump()
     get_experiment("double_descent").tasks(config)
     assert config.model_dump() == before
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         config.n = 5  # type: ignore[misc]
 
 
