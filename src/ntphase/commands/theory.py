@@ -34,7 +34,7 @@ def _parse_energies(values: list[str]) -> dict[int, float]:
                 raise ValueError
             k, c2 = int(key.strip()), float(val.strip())
         except ValueError:
-            raise typer.BadParameter(f"expected DEGREE=ENERGY such as 2=0.5, got {item!r}", param_hint="--energy")
+            raise typer.BadParameter(f"expected DEGREE=ENERGY such as 2=0.5, got {item!r}", param_hint="--energy") from None
         if k < 0 or not math.isfinite(c2) or c2 < 0:
             raise typer.BadParameter(
                 f"degree must be an integer >= 0 and energy a finite number >= 0, got {item!r}", param_hint="--energy"
@@ -53,7 +53,7 @@ def _parse_ridges(values: list[str]) -> list[float]:
             try:
                 lam = float(part)
             except ValueError:
-                raise typer.BadParameter(f"expected a number or a comma list of numbers, got {item!r}", param_hint="--ridge")
+                raise typer.BadParameter(f"expected a number or a comma list of numbers, got {item!r}", param_hint="--ridge") from None
             if not math.isfinite(lam) or lam < 0:
                 raise typer.BadParameter(f"ridge must be finite and >= 0, got {part!r}", param_hint="--ridge")
             out.append(lam)
