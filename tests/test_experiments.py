@@ -330,6 +330,8 @@ def test_report_embeds_every_figure_and_the_tables(runs):
     assert "measured relative errors" in page and "Gaussian-equivalent edge" in page
     assert "MP conjecture" in page
     assert "src=\"http" not in page  # self-contained
+    # the experiments' reST literals (``K_N``) are rendered as <code>, not shown raw
+    assert "``" not in page and "<code>K_N</code>" in page
 
 
 def test_rerun_is_resumed_not_recomputed(runs):

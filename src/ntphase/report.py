@@ -154,6 +154,12 @@ def agreement_html(rows: Sequence[dict]) -> str:
                   left=3, classes=[_grade(float(r["relative_error"])) for r in rows])
 
 
+def _inline_code(text: str) -> str:
+    """Escape ``text`` for HTML and render its reST ````literal```` spans as ``<code>``."""
+    parts = html.escape(text).split("``")
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
@@ -211,7 +217,7 @@ def build_report(
                          for p in res.figures if p.suffix == ".pdf" and p.is_relative_to(out))
         sections.append(
             f'<h2 id="{res.name}">{html.escape(res.name.replace("_", " "))}</h2>'
-            f"<p>{html.escape(desc)}</p><p class='note'>{meta}. PDF: {pdfs or 'n/a'}</p>"
+            f"<p>{_inline_code(desc)}</p><p class='note'>{meta}. PDF: {pdfs or 'n/a'}</p>"
             + "".join(_img(p) for p in pngs)
             + (f"<h3>Agreement</h3>{agreement_html(rows)}" if rows else "")
             + f"<details><summary>config</summary><pre>{html.escape(res.config.to_yaml())}</pre></details>"
