@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from ntphase import _equivalents
 from ntphase._equivalents import (
     kernel_df,
     krr_risk_spectral,
@@ -141,3 +142,48 @@ def test_silverstein_edge_matches_gaussian_equivalent_matrix():
     assert np.mean(mins) == pytest.approx(predicted, rel=0.05)
     # No gap when the explicit part has rank <= n: the edge is T.
     assert silverstein_edge(3000, mult.astype(float), xi, tail) == tail
+
+
+# ------------------------------------------------------- random-features edge of K_N
+
+
+def test_random_features_edge_is_marchenko_pastur_for_identity_population():
+    # Oracle: closed form. With K = gamma I the model is a Wishart matrix, lower edge
+    # gamma (1 - sqrt(n/p))^2 (Marchenko-Pastur); below the threshold the edge is 0.
+    gamma, n = 0.08, 400
+    p = np.array([300, 400, 401, 800, 1600, 25600])
+    got = _equivalents.random_features_edge(np.full(n, gamma), p)
+    want = np.where(p > n, gamma * (1 - np.sqrt(n / np.maximum(p, n))) ** 2, 0.0)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-15)
+
+
+def test_random_features_edge_limits_and_monotonicity():
+    # Oracles: as p -> infinity the sample covariance tends to K, so the edge tends to
+    # lambda_min(K) from below; the edge increases with p; it never exceeds tau_min.
+    rng = np.random.default_rng(4)
+    tau = np.sort(rng.uniform(0.05, 3.0, 300))
+    p = np.array([450, 900, 3600, 14400, 10**8])
+    edge = _equivalents.random_features_edge(tau, p)
+    assert np.all(np.diff(edge) > 0)
+    assert np.all(edge < tau[0])
+    assert edge[-1] == pytest.approx(tau[0], rel=1e-3)
+
+
+def test_random_features_edge_matches_an_explicit_sample_covariance():
+    # Oracle: an explicit K^{1/2} (Z Z^T / p) K^{1/2} with Gaussian Z (n = 600, two
+    # population levels); its smallest eigenvalue sits within a few percent of the
+    # limiting edge (finite-n Tracy-Widom fluctuations ~ n^{-2/3} of the edge scale).
+    rng = np.random.default_rng(5)
+    n, p = 600, 2400
+    tau = np.r_[np.full(200, 2.0), np.full(400, 0.1)]
+    Z = rng.standard_normal((n, p))
+    S = (np.sqrt(tau)[:, None] * Z) @ (np.sqrt(tau)[:, None] * Z).T / p
+    measured = np.linalg.eigvalsh(S)[0]
+    assert _equivalents.random_features_edge(tau, p) == pytest.approx(measured, rel=0.05)
+
+
+def test_random_features_edge_rejects_bad_input():
+    with pytest.raises(ValueError, match="eigenvalues"):
+        _equivalents.random_features_edge(np.array([1.0, 0.0]), 10)
+    with pytest.raises(ValueError, match="num_features"):
+        _equivalents.random_features_edge(np.ones(3), 0)

@@ -34,16 +34,23 @@ from typing import Any
 
 import numpy as np
 
-from ntphase._equivalents import kernel_df, krr_risk_spectral, rf_risk_spectral, silverstein_edge, solve_kappa
+from ntphase._equivalents import (
+    kernel_df,
+    krr_risk_spectral,
+    random_features_edge,
+    rf_risk_spectral,
+    silverstein_edge,
+    solve_kappa,
+)
 from ntphase._validation import check_choice, check_float, check_int
 from ntphase.sphere import ZERO_TOL
 
 __all__ = [
     "XI_ZERO_RTOL", "KMAX_DIM_FACTOR", "KMAX_CAP", "default_kmax", "num_features",
     # spectral core, re-exported from ntphase._equivalents
-    "kernel_df", "solve_kappa", "silverstein_edge", "krr_risk_spectral", "rf_risk_spectral",
+    "kernel_df", "solve_kappa", "silverstein_edge", "krr_risk_spectral", "rf_risk_spectral", "random_features_edge",
     # user-level predictions
-    "spike_prediction", "lambda_min_edge", "lambda_min_mp_conjecture", "asymptotic_risk",
+    "spike_prediction", "lambda_min_edge", "lambda_min_mp_conjecture", "lambda_min_rf_edge", "asymptotic_risk",
     "krr_risk", "prr_risk", "nt_ridge_risk", "theory_summary",
 ]
 
@@ -262,6 +269,22 @@ def lambda_min_mp_conjecture(activation: Any, d: int, n: Any, N: Any, layers: st
         return float(gam * (1.0 - math.sqrt(nn / p)) ** 2)
 
     return _broadcast_loop(one, n_arr, N_arr)
+
+
+def lambda_min_rf_edge(kernel_eigenvalues: Any, N: Any, d: int, layers: str = "first"):
+    """Random-features prediction of ``lambda_min(K_N)`` from the spectrum of ``K`` (beyond the paper).
+
+    ``K_N`` is treated as a sample covariance of ``p = N d`` features with population
+    kernel ``K`` (THEORY.md sections 4 and 6): the prediction is the lower edge of
+    ``K^{1/2} (Z Z^T/p) K^{1/2}`` (:func:`ntphase._equivalents.random_features_edge`),
+    0 for ``p <= n``. ``kernel_eigenvalues`` are those of the infinite-width ``K`` on the
+    same data (or of a Gaussian-equivalent sample): the prediction is semi-empirical.
+    With ``K = gamma I`` it is the MP conjecture ``gamma (1 - sqrt(n/p))^2``. Vectorized over ``N``.
+    """
+    d, layers = _check_common(d, layers)
+    N_arr = _as_int_array("N", N, minimum=1)
+    p = np.vectorize(lambda NN: num_features(int(NN), d, layers), otypes=[float])(N_arr)
+    return random_features_edge(kernel_eigenvalues, p)
 
 
 def asymptotic_risk(energies: Mapping, level: Any, activation: Any = None, d: int | None = None, layers: str = "first"):

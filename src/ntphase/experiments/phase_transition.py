@@ -111,6 +111,7 @@ def run_task(params: dict, seed: int) -> list[dict]:
     from ntphase.kernels import infinite_kernel, nt_kernel
     from ntphase.ridge import ridge_path
     from ntphase.spectrum import eigenvalues
+    from ntphase.theory import lambda_min_rf_edge
 
     act, d, n, N = params["activation"], int(params["d"]), int(params["n"]), int(params["N"])
     rng = np.random.default_rng(seed)
@@ -135,6 +136,8 @@ def run_task(params: dict, seed: int) -> list[dict]:
         "rank_deficit": float(min(n, N * d) - rank),
         "dead_rows": float(np.sum(np.diag(KN) == 0.0)),
         "train_error": train_error,
+        # random-features edge from the spectrum of K on these data (semi-empirical prediction)
+        "rf_edge": float(lambda_min_rf_edge(eigs_K, N, d)) if eigs_K[0] > 0 else float("nan"),
     }
     return [{"quantity": q, "value": v, "ratio": ratio} for q, v in values.items()]
 
@@ -202,6 +205,17 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
                     "setting": setting, "predicted": float(np.mean(pred)), "measured": float(above["mean"].mean()),
                     "relative_error": float(np.mean(rel)),
                     "note": f"worst {rel[worst]:.0%} at Nd/n={above['ratio'].iloc[worst]:.3g}",
+                })
+            rf = plots.mean_se(sub[sub["quantity"] == "rf_edge"], ["N", "ratio"])
+            both = above.merge(rf, on=["N", "ratio"], suffixes=("", "_rf")) if len(above) else above
+            if len(both):
+                rel = np.abs(both["mean_rf"].to_numpy() - both["mean"].to_numpy()) / np.abs(both["mean"].to_numpy())
+                worst = int(np.argmax(rel))
+                rows.append({
+                    "prediction": "random-features edge from spec(K), p = Nd (mean over Nd/n >= 2)",
+                    "setting": setting, "predicted": float(both["mean_rf"].mean()),
+                    "measured": float(both["mean"].mean()), "relative_error": float(np.mean(rel)),
+                    "note": f"worst {rel[worst]:.0%} at Nd/n={both['ratio'].iloc[worst]:.3g}",
                 })
             tr = plots.mean_se(sub[sub["quantity"] == "train_error"], ["N", "ratio"])
             below = tr[tr["ratio"] <= 0.5]
@@ -285,6 +299,15 @@ def _lambda_panel(ax, sub: pd.DataFrame, theory: pd.DataFrame, act: str, d: int,
             pred = np.interp(np.log(meas["ratio"]), np.log(mp["ratio"]), mp["value"])
             rel = np.abs(pred - meas["mean"]) / np.abs(meas["mean"])
             notes.append(f"MP conjecture error: mean {np.mean(rel):.0%}, max {np.max(rel):.0%} (Nd/n >= 2)")
+    rf = plots.mean_se(sub[(sub["quantity"] == "rf_edge") & (sub["ratio"] > 1.0)], ["ratio"])
+    if len(rf):
+        plots.theory(ax, rf["ratio"], rf["mean"], label=r"RF edge from spec$(K)$, $p = Nd$ (beyond the paper)",
+                     i=5, style="--")
+        meas = agg.merge(rf, on="ratio", suffixes=("", "_rf"))
+        meas = meas[meas["ratio"] >= 2.0]
+        if len(meas):
+            rel = np.abs(meas["mean_rf"] - meas["mean"]) / np.abs(meas["mean"])
+            notes.append(f"RF edge error: mean {np.mean(rel):.0%}, max {np.max(rel):.0%} (Nd/n >= 2)")
     if len(above):
         notes.append(f"{len(above)} seed(s) with " + r"$\lambda_{\min}(K_N)=0$" + " above Nd = n")
     if notes:
