@@ -22,6 +22,11 @@ place); the symmetric case (``X2 is None``) computes only the block upper
 triangle and mirrors it, so its cost is about half that of a cross kernel.
 Other array-API namespaces (``array_api_strict``, PyTorch, CuPy) use plain
 ``matmul`` and return their own array type.
+
+The infinite-width and truncated kernels (:func:`infinite_kernel`,
+:func:`truncated_kernel`) live in :mod:`ntphase._inner_product` and the shared
+input checks and constants (``LAYERS``, ``BLOCK_BYTES``, ``RADIUS_RTOL``) in
+:mod:`ntphase._kernel_checks`; all are re-exported here, their public home.
 """
 
 from __future__ import annotations
@@ -29,12 +34,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import array_api_compat
 import numpy as np
 
-from ntphase._arrays import from_numpy, is_numpy, namespace, to_numpy
+from ntphase._arrays import is_numpy
+from ntphase._inner_product import infinite_kernel, truncated_kernel
+from ntphase._kernel_checks import BLOCK_BYTES, LAYERS, RADIUS_RTOL
+from ntphase._kernel_checks import check_block_size as _check_block_size
+from ntphase._kernel_checks import check_data as _check_data
+from ntphase._kernel_checks import common_dtype as _common_dtype
+from ntphase._kernel_checks import resolve_activation as _resolve_activation
 from ntphase._memory import check_memory
-from ntphase._validation import check_choice, check_int, check_matrix
+from ntphase._validation import check_choice, check_int
 
 __all__ = [
     "nt_kernel",
@@ -47,13 +57,6 @@ __all__ = [
     "RADIUS_RTOL",
 ]
 
-#: The kernels selectable with ``layers``.
-LAYERS = ("first", "second", "both")
-
-#: Default size of the reusable block buffer of :func:`nt_kernel` (bytes).
-#: 32 MiB keeps the buffer a small fraction of any output worth blocking while
-#: every block product stays large enough to run at full matrix-multiply speed.
-BLOCK_BYTES = 32 * 2**20
 
 #: Smallest default row block: products thinner than this lose BLAS efficiency.
 MIN_BLOCK_ROWS = 128
@@ -70,53 +73,10 @@ SYMMETRIC_BLOCKS = 16
 #: the activation (e.g. ``where(x > 0, ones, zeros)``).
 ACTIVATION_TEMPORARIES = 4
 
-#: Relative tolerance on ``||x||^2 / d = 1`` for the sphere-only kernels
-#: (:func:`infinite_kernel`, :func:`truncated_kernel`). Norms are checked in
-#: float64; rounding a sphere point to float32 moves ``||x||^2`` by at most
-#: about ``2^-23 ≈ 1.2e-7`` relative, so ``1e-6`` accepts float32 data with a
-#: margin while any real departure from the sphere is refused.
-RADIUS_RTOL = 1e-6
-
-_GIB = 1024.0**3
-
 
 # --------------------------------------------------------------------------- #
-# validation
+# block sizes
 # --------------------------------------------------------------------------- #
-def _resolve_activation(activation: Any) -> Any:
-    from ntphase.activations import get_activation
-
-    return get_activation(activation)
-
-
-def _check_data(X: Any, X2: Any = None, W: Any = None) -> tuple[Any, Any, Any, Any]:
-    """Validate ``X`` (and ``X2``, ``W``): 2-D, finite, floating, ``d >= 2``, same namespace.
-
-    Non-arrays (nested lists) become NumPy arrays first.
-    """
-    X, X2, W = (a if a is None or array_api_compat.is_array_api_obj(a) else np.asarray(a) for a in (X, X2, W))
-    xp = namespace(X, X2, W, names=("X", "X2", "W"))
-    X = check_matrix("X", X, xp=xp)
-    d = X.shape[1]
-    if d < 2:
-        raise ValueError(f"X must have d >= 2 columns (the input dimension d), got shape {tuple(X.shape)}")
-    if W is not None:
-        W = check_matrix("W", W, ncols=d, xp=xp)
-    if X2 is not None:
-        X2 = check_matrix("X2", X2, ncols=d, xp=xp)
-    return xp, X, X2, W
-
-
-def _common_dtype(xp: Any, *arrays: Any) -> Any:
-    return xp.result_type(*[a.dtype for a in arrays if a is not None])
-
-
-def _check_block_size(block_size: Any) -> int | None:
-    if block_size is None:
-        return None
-    return check_int("block_size", block_size, minimum=1)
-
-
 def _default_block_rows(n: int, n2: int, N: int, itemsize: int, symmetric: bool) -> int:
     """Rows per block: a ``BLOCK_BYTES`` buffer, at least ``MIN_BLOCK_ROWS``, capped for symmetry."""
     rows = BLOCK_BYTES // (itemsize * n2)
@@ -129,19 +89,6 @@ def _feature_rows(rows: int, N: int, itemsize: int) -> int:
     """Rows per block of ``sigma'(X W^T)``: at most ``rows``, and the pre-activations
     with the activation's temporaries (``ACTIVATION_TEMPORARIES`` blocks) within ``BLOCK_BYTES``."""
     return int(max(1, min(rows, BLOCK_BYTES // (ACTIVATION_TEMPORARIES * itemsize * N))))
-
-
-def _check_on_sphere(Xn: np.ndarray, name: str) -> None:
-    d = Xn.shape[1]
-    radius2 = np.einsum("ij,ij->i", Xn, Xn, dtype=np.float64) / d
-    worst = int(np.argmax(np.abs(radius2 - 1.0)))
-    if abs(radius2[worst] - 1.0) > RADIUS_RTOL:
-        raise ValueError(
-            f"{name} must have rows on the sphere of radius sqrt(d) "
-            f"(| ||x||^2/d - 1 | <= {RADIUS_RTOL:g}); row {worst} has ||x||^2/d = {radius2[worst]:.6g}. "
-            f"The infinite-width kernel H(<x,x'>/d) is the limit of K_N only there; "
-            f"rescale with X * sqrt(d) / ||x|| or use nt_kernel"
-        )
 
 
 # --------------------------------------------------------------------------- #
@@ -482,148 +429,3 @@ def nt_features(X: Any, W: Any, activation: Any, layers: str = "first") -> Any:
     if second:
         parts.append(A)
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=1)
-
-
-# --------------------------------------------------------------------------- #
-# infinite-width and truncated kernels (sphere data)
-# --------------------------------------------------------------------------- #
-def _inner_product_kernel(X: Any, X2: Any, function, what: str, workspace: int = 4) -> Any:
-    """``function(clip(<x,x'>/d, -1, 1))`` in row blocks, float64 on the host, back to ``X``'s type."""
-    xp, X, X2, _ = _check_data(X, X2)
-    dtype = _common_dtype(xp, X, X2)
-    Xn = to_numpy(X).astype(np.float64, copy=False)
-    Yn = Xn if X2 is None else to_numpy(X2).astype(np.float64, copy=False)
-    _check_on_sphere(Xn, "X")
-    if X2 is not None:
-        _check_on_sphere(Yn, "X2")
-    n, d = Xn.shape
-    n2 = Yn.shape[0]
-    rows = int(max(1, min(n, BLOCK_BYTES // (8 * n2))))
-    check_memory(
-        8 * (n * n2 + workspace * rows * n2),
-        f"{what} of shape ({n}, {n2})",
-        hint="use fewer samples per kernel",
-    )
-    out = np.empty((n, n2), dtype=np.float64)
-    for i in range(0, n, rows):
-        j = min(i + rows, n)
-        t = Xn[i:j] @ Yn.T
-        t *= 1.0 / d
-        np.clip(t, -1.0, 1.0, out=t)
-        if X2 is None:
-            # <x, x>/d = 1 exactly on the sphere; the computed value is off by rounding,
-            # which kernels with a sqrt(1 - t) singularity (ReLU's arccos) amplify to ~1e-8
-            local = np.arange(j - i)
-            t[local, local + i] = 1.0
-        out[i:j] = function(t)
-    if X2 is None:  # exact symmetry despite rounding in the Gram product
-        lower = np.tril_indices(n, -1)
-        out[lower] = out.T[lower]
-    if is_numpy(xp):
-        return out.astype(dtype, copy=False)
-    return xp.astype(from_numpy(out, xp, X), dtype)
-
-
-def infinite_kernel(X: Any, activation: Any, X2: Any = None, layers: str = "first") -> Any:
-    """Infinite-width NT kernel ``K(x, x') = kernel_function(<x, x'>/d)`` on the sphere.
-
-    ``layers="first"``: ``H(t) = t h(t)``, ``h(t) = E[sigma'(G) sigma'(G')]``;
-    ``"second"``: ``g(t) = E[sigma(G) sigma(G')]``; ``"both"``: ``H + g``
-    (``Activation.kernel_function``; THEORY.md section 2). This is the entrywise
-    limit of :func:`nt_kernel` as ``N -> infinity`` for Gaussian weights
-    ``w_k ~ N(0, I/d)``, exact for every ``d``, **when the rows of X lie on the
-    sphere of radius sqrt(d)** (then ``<w,x> ~ N(0,1)``).
-
-    Parameters
-    ----------
-    X : array, shape (n, d)
-        Rows with ``||x||^2 = d`` (e.g. ``sample_sphere``), within relative
-        tolerance ``RADIUS_RTOL = 1e-6``; otherwise ``ValueError``.
-    activation : str or Activation
-    X2 : array, shape (n2, d), optional
-        Cross kernel ``K(X, X2)``; default ``X``.
-    layers : {"first", "second", "both"}
-
-    Returns
-    -------
-    array, shape (n, n2)
-        Same array type as ``X``, dtype the common floating type of the inputs
-        (computed in float64). ``<x,x'>/d`` is clipped to ``[-1, 1]``; for the
-        symmetric kernel (``X2 is None``) the diagonal uses ``t = 1`` exactly,
-        so it is ``kernel_function(1)`` (``H(1) = E[sigma'(G)^2]``) even for
-        ReLU, whose ``arccos`` turns a rounding of ``1e-16`` in ``t`` into an
-        error of ``1e-8``.
-
-    Notes
-    -----
-    Cost ``O(n n2 d)`` for the Gram matrix plus the kernel function on
-    ``n n2`` entries, in row blocks; non-NumPy inputs are computed on the host.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> X = np.array([[1.0, 1.0], [1.0, -1.0]])  # ||x||^2 = d = 2
-    >>> K = infinite_kernel(X, "relu")
-    >>> bool(np.isclose(K[0, 0], 0.5)), bool(np.isclose(K[0, 1], 0.0))
-    (True, True)
-    """
-    layers = check_choice("layers", layers, LAYERS)
-    act = _resolve_activation(activation)
-    return _inner_product_kernel(
-        X, X2, lambda t: act.kernel_function(t, layers), f"infinite-width kernel ({layers!r} layer)"
-    )
-
-
-def truncated_kernel(
-    X: Any, activation: Any, level: int, X2: Any = None, layers: str = "first"
-) -> Any:
-    """Degree-``<= level`` part of the infinite-width kernel on the sphere.
-
-    ``K_{<=l}(x, x') = sum_{k <= l} B(d,k) xi_{d,k} P_k(<x, x'>/d)``
-    (THEORY.md sections 3 and 5), with ``B(d,k)`` the harmonic multiplicities,
-    ``xi_{d,k}`` the eigenvalues of the kernel function on the sphere
-    (``ntphase.sphere.sphere_spectrum``) and ``P_k`` the Gegenbauer polynomial
-    normalized to ``P_k(1) = 1``. As ``level -> infinity`` it tends to
-    :func:`infinite_kernel`; ``infinite_kernel - truncated_kernel`` has
-    diagonal ``gamma_{>l}``.
-
-    Parameters
-    ----------
-    X : array, shape (n, d)
-        Rows with ``||x||^2 = d`` (tolerance ``RADIUS_RTOL``).
-    activation : str or Activation
-    level : int
-        ``l >= 0``.
-    X2 : array, shape (n2, d), optional
-    layers : {"first", "second", "both"}
-
-    Returns
-    -------
-    array, shape (n, n2)
-        Same array type and dtype rule as :func:`infinite_kernel`.
-
-    Notes
-    -----
-    Cost ``O(n n2 (d + l))`` after the spectrum (``l + 1`` quadratures).
-    """
-    level = check_int("level", level, minimum=0)
-    layers = check_choice("layers", layers, LAYERS)
-    act = _resolve_activation(activation)
-    # validate the data (and d >= 2) before the spectrum is computed
-    _, Xc, _, _ = _check_data(X, X2)
-    d = Xc.shape[1]
-    from ntphase.sphere import gegenbauer, sphere_spectrum
-
-    spectrum = sphere_spectrum(act, d, level, layers=layers)
-    weights = np.asarray(spectrum.weights(), dtype=np.float64)
-
-    def function(t: np.ndarray) -> np.ndarray:
-        acc = np.zeros_like(t)
-        for k in range(level + 1):
-            if weights[k] != 0.0:
-                acc += weights[k] * gegenbauer(k, d, t)
-        return acc
-
-    return _inner_product_kernel(
-        X, X2, function, f"truncated kernel (level {level}, {layers!r} layer)", workspace=5
-    )
