@@ -243,3 +243,17 @@ def test_sphere_models_refuse_off_sphere_data_unless_normalized():
         project_to_sphere(np.array([[1.0, 0.0], [0.0, 0.0]]))
     with pytest.raises(ValueError, match="1 feature"):
         NTRidge().fit(X[:, :1], y)
+
+
+def test_polynomial_ridge_path_checks_lambdas_like_ridge_path():
+    # Oracle: ridge_path's own check (one rule for every path): a non-numeric ridge is a
+    # TypeError naming lambdas, a negative one a ValueError naming lambdas.
+    from ntphase._estimator_paths import polynomial_ridge_path
+    from ntphase.data import sample_sphere
+
+    X = sample_sphere(20, 5, np.random.default_rng(0))
+    y = np.ones(20)
+    with pytest.raises(TypeError, match="lambdas"):
+        polynomial_ridge_path(X, y, "relu", "big")
+    with pytest.raises(ValueError, match="lambdas must all be >= 0"):
+        polynomial_ridge_path(X, y, "relu", [-1.0])

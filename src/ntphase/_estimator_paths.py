@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ntphase._ridge_checks import check_lambdas
 from ntphase._validation import check_choice, check_int, check_matrix, check_vector
 from ntphase.ridge import RidgePath, primal_ridge_path, ridge_path
 
@@ -174,14 +175,12 @@ def polynomial_ridge_path(
     from ntphase.sphere import level as sphere_level
 
     X, y, X_test = _check_xy(X, y, X_test)
+    lam = check_lambdas(lambdas)
     n, d = X.shape
     level = sphere_level(n, d, activation, layers=layers) if level is None else check_int(
         "level", level, minimum=0
     )
     gamma = float(gamma_above(activation, d, level, layers=layers))
-    lam = np.atleast_1d(np.asarray(lambdas, dtype=np.float64))
-    if np.any(~np.isfinite(lam)) or np.any(lam < 0):
-        raise ValueError(f"lambdas must be finite and >= 0, got {lam.tolist()}")
     K = truncated_kernel(X, activation, level, layers=layers)
     K_test = None if X_test is None else truncated_kernel(X_test, activation, level, X2=X, layers=layers)
     # the path solved at lambda + gamma_{>l}, reported at the user ridges lambda
