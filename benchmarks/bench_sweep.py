@@ -1,6 +1,6 @@
 """Throughput of a sweep on 2 local Dask workers against the serial executor.
 
-Runs the synthetic diagnostic experiment (``ntphase.experiments._synthetic``:
+Runs the synthetic diagnostic experiment (``ntphase.experiments.synthetic``:
 repeated eigenvalues of a ``p x p`` Wishart matrix, one BLAS thread) on a grid
 of ``--tasks`` tasks calibrated to about ``--task-cpu`` seconds of CPU each,
 once serially and once on a 2-worker local cluster (workers x BLAS threads =
@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-SYN = "ntphase.experiments._synthetic"
 SIZE = 300  # Wishart dimension; eigvalsh of 300 x 300 takes a few ms, repeated
 
 
@@ -33,7 +32,7 @@ def calibrate(target_s: float) -> int:
     """Repeats of eigvalsh so that one task takes about ``target_s`` CPU seconds."""
     from threadpoolctl import threadpool_limits
 
-    from ntphase.experiments._synthetic import run_task
+    from ntphase.experiments.synthetic import run_task
 
     with threadpool_limits(1):
         run_task({"p": SIZE, "m": 2 * SIZE, "repeat": 5}, 0)  # warm up
@@ -56,8 +55,8 @@ def main() -> None:
     import pandas as pd
     from distributed import Client
 
-    from ntphase.executors import local_cluster
-    from ntphase.sweep import run_sweep
+    from ntphase.experiments.synthetic import run_task
+    from ntphase.runtime import local_cluster, run_sweep
 
     repeat = calibrate(args.task_cpu)
     tasks = [{"p": SIZE, "m": 2 * SIZE, "repeat": repeat, "index": i} for i in range(args.tasks)]
@@ -68,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()
-        serial = run_sweep(SYN, tasks, tmp / "serial", executor="serial", progress=False,
+        serial = run_sweep(run_task, tasks, tmp / "serial", executor="serial", progress=False,
                            threads_per_worker=1)
         t_serial = time.perf_counter() - start
 
@@ -76,7 +75,7 @@ def main() -> None:
         with local_cluster(2, 1) as cluster, Client(cluster, set_as_default=False) as client:
             t_startup = time.perf_counter() - start
             start = time.perf_counter()
-            dask = run_sweep(SYN, tasks, tmp / "dask", scheduler=client, progress=False,
+            dask = run_sweep(run_task, tasks, tmp / "dask", scheduler=client, progress=False,
                              threads_per_worker=1)
             t_dask = time.perf_counter() - start
             worker_rss = client.run(

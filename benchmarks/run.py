@@ -21,7 +21,7 @@ Cases (issue 7 targets in brackets):
    vs dense (``nt_kernel`` + ``eigvalsh`` subset) [ratio, relative error];
    ``lambda_min_large``: matrix-free only at a size where dense does not fit.
 4. ``width_path``: 20 widths in one pass vs 20 separate ``nt_kernel`` calls [>= 5x].
-5. ``ridge_path``: ``ntphase.ridge.ridge_path`` over 50 ridges vs 50
+5. ``ridge_path``: ``ntphase.linalg.ridge.ridge_path`` over 50 ridges vs 50
    Cholesky solves (``scipy.linalg.cho_factor``/``cho_solve``) [>= 10x].
 6. ``kernel_memory``: peak RSS added by ``nt_kernel`` / ``8 (n^2 + n N)`` [<= 1.5].
 
@@ -107,7 +107,7 @@ def w_kernel(n, d, N, repeats):
     import numpy as np
 
     from ntphase.kernels import nt_kernel
-    from ntphase.operators import NTKernelOperator
+    from ntphase.kernels.operator import NTKernelOperator
 
     X, W = inputs(n, d, N)
     nt_kernel(X[:50], W, "relu")  # warm up imports
@@ -176,8 +176,8 @@ def w_lmin_dense(n, d, N, repeats):
 
 
 def w_lmin_free(n, d, N, repeats):
-    from ntphase.operators import NTKernelOperator
-    from ntphase.spectrum import lambda_min
+    from ntphase.kernels.operator import NTKernelOperator
+    from ntphase.linalg.eigen import lambda_min
 
     X, W = inputs(n, d, N)
     base = current_rss()
@@ -196,7 +196,7 @@ def w_width(n, d, N, widths, repeats):
     import numpy as np
 
     from ntphase.kernels import nt_kernel
-    from ntphase.operators import width_path
+    from ntphase.kernels.operator import width_path
 
     X, W = inputs(n, d, N)
     grid = [int(round(N * (i + 1) / widths)) for i in range(widths)]
@@ -224,7 +224,7 @@ def w_ridge(n, d, N, lambdas, repeats):
     import scipy.linalg
 
     from ntphase.kernels import nt_kernel
-    from ntphase.ridge import ridge_path
+    from ntphase.linalg.ridge import ridge_path
 
     X, W = inputs(n, d, N)
     K = nt_kernel(X, W, "relu")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np

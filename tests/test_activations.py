@@ -88,7 +88,7 @@ def test_relu_h_closed_form_vs_series_and_1d_integral():
     # Oracle 2: h(t) = int_0^inf Phi(t x / s) phi(x) dx (the inner Gaussian integral of the step).
     for tv in (-0.95, -0.4, 0.0, 0.3, 0.9, 0.999):
         s = math.sqrt(1 - tv * tv)
-        ref, _ = integrate.quad(lambda x: special.ndtr(tv * x / s) * PHI0 * math.exp(-x * x / 2), 0, np.inf,
+        ref, _ = integrate.quad(lambda x: special.ndtr(tv * x / s) * PHI0 * math.exp(-x * x / 2), 0, np.inf,  # noqa: B023
                                 epsabs=1e-14, epsrel=1e-13)
         assert float(relu.h(tv)) == pytest.approx(ref, abs=1e-12)
         assert float(relu.h(tv)) == pytest.approx((math.pi - math.acos(tv)) / (2 * math.pi), abs=1e-15)
@@ -140,7 +140,7 @@ def test_numeric_coefficients_vs_scipy_quad(name, of):
         norm = math.sqrt(math.factorial(j))
 
         def integrand(x, j=j):
-            return float(f(np.array(x))) * special.eval_hermitenorm(j, x) / norm * PHI0 * math.exp(-x * x / 2)
+            return float(f(np.array(x))) * special.eval_hermitenorm(j, x) / norm * PHI0 * math.exp(-x * x / 2)  # noqa: B023
 
         ref = sum(integrate.quad(integrand, a, b, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
                   for a, b in ((-np.inf, 0.0), (0.0, np.inf)))

@@ -1,4 +1,4 @@
-"""Spectral core of the deterministic equivalents (ntphase._equivalents): identities, limits.
+"""Spectral core of the deterministic equivalents (ntphase.theory.equivalents): identities, limits.
 
 Oracles: the defining equations themselves (kappa equation, z'(m) = 0), closed-form
 limits (ridge -> inf, p -> inf, p -> n), and an explicit Gaussian-equivalent random
@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from ntphase import _equivalents
-from ntphase._equivalents import (
+from ntphase.theory import equivalents as _equivalents
+from ntphase.theory.equivalents import (
     kernel_df,
     krr_risk_spectral,
     rf_risk_spectral,

@@ -12,15 +12,15 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from ntphase import data, kernels, sphere
-from ntphase.estimators import (
+from ntphase.conventions import nt_feature_count
+from ntphase.data import project_to_sphere
+from ntphase.learning import (
     KernelRidgeNT,
     NTRidge,
     PolynomialRidge,
     kernel_ridge_path,
-    n_nt_features,
     nt_ridge_path,
     polynomial_ridge_path,
-    project_to_sphere,
 )
 
 SEED = 7031
@@ -95,7 +95,7 @@ def test_nt_ridge_matches_dense_solve(activation, width, layers, ridge):
     K_test = kernels.nt_kernel(X_test, W, activation, X2=X, layers=layers)
     alpha = np.linalg.solve(K + ridge * np.eye(n), y)
     assert _rel(model.predict(X_test), K_test @ alpha) < 1e-9
-    p = n_nt_features(width, d, layers)
+    p = nt_feature_count(width, d, layers)
     assert model.solver_ == ("primal" if p < n else "dual")
     assert hasattr(model, "coef_") == (p < n) and hasattr(model, "dual_coef_") == (p >= n)
     # the functional core over a path, at the same ridge
@@ -248,7 +248,6 @@ def test_sphere_models_refuse_off_sphere_data_unless_normalized():
 def test_polynomial_ridge_path_checks_lambdas_like_ridge_path():
     # Oracle: ridge_path's own check (one rule for every path): a non-numeric ridge is a
     # TypeError naming lambdas, a negative one a ValueError naming lambdas.
-    from ntphase._estimator_paths import polynomial_ridge_path
     from ntphase.data import sample_sphere
 
     X = sample_sphere(20, 5, np.random.default_rng(0))

@@ -1,8 +1,8 @@
-"""Monte-Carlo test error and its split form (``ntphase.evaluation``).
+"""Monte-Carlo test error and its split form (``ntphase.learning.evaluation``).
 
 Moved unchanged from ``tests/test_ridge.py`` with the functions, which left
-``ntphase.ridge`` for ``ntphase.evaluation`` (``ntphase.ridge`` still re-exports
-them; its bad-input test calls them through ``ntphase.ridge``). Oracles: closed-form moments of Gaussians and the
+``ntphase.linalg.ridge`` for ``ntphase.learning.evaluation`` (``ntphase.linalg.ridge`` still re-exports
+them; its bad-input test calls them through ``ntphase.linalg.ridge``). Oracles: closed-form moments of Gaussians and the
 orthogonality of spherical harmonics of different degrees.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ntphase import data, evaluation
+from ntphase import data
+from ntphase.learning import evaluation
 
 RNG_SEED = 20220901
 

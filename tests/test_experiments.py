@@ -318,7 +318,7 @@ def test_plots_leave_global_style_alone_and_reload_from_disk(runs, tmp_path):
 
 
 def test_report_embeds_every_figure_and_the_tables(runs):
-    from ntphase.report import build_report
+    from ntphase.experiments.report import build_report
 
     out, results = runs
     path = build_report(out)
@@ -346,7 +346,7 @@ def test_rerun_is_resumed_not_recomputed(runs):
 
 
 def test_plots_module_has_no_pyplot_import():
-    import ntphase.plots
+    import ntphase.experiments.plots
 
-    importlib.reload(ntphase.plots)
-    assert "matplotlib.pyplot" not in vars(ntphase.plots)
+    importlib.reload(ntphase.experiments.plots)
+    assert "matplotlib.pyplot" not in vars(ntphase.experiments.plots)

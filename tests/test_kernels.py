@@ -15,11 +15,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from ntphase._memory import InsufficientMemoryError
+from ntphase._util.memory import InsufficientMemoryError
 from ntphase.activations import ACTIVATIONS, get_activation
+from ntphase.conventions import LAYERS, RADIUS_RTOL
 from ntphase.data import sample_sphere, sample_weights
 from ntphase.kernels import (
-    RADIUS_RTOL,
     infinite_kernel,
     kernel_memory,
     nt_features,
@@ -28,7 +28,6 @@ from ntphase.kernels import (
 )
 from ntphase.sphere import gamma_above, sphere_spectrum
 
-LAYERS = ("first", "second", "both")
 #: Identity tolerance for two computations of the same sums in float64: each
 #: entry is a sum of N d (or N) products, rounding error ~ (N + d) eps ~ 1e-14.
 EXACT_RTOL = 1e-12

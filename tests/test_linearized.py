@@ -11,17 +11,17 @@ import warnings
 import numpy as np
 import pytest
 
-from ntphase import linearized as lin
 from ntphase import training
 from ntphase.data import random_labels, sample_sphere
 from ntphase.kernels import nt_features
+from ntphase.training import linearized as lin
 from ntphase.training import symmetric_initialization
 
 DIM = 10
 
 
-def test_training_reexports_the_linearized_names():
-    # the names stay importable from ntphase.training (same objects)
+def test_training_exports_the_linearized_names():
+    # the training subpackage's API includes the linearized theory (same objects)
     for name in lin.__all__:
         assert getattr(training, name) is getattr(lin, name), name
         assert name in training.__all__, name
@@ -57,7 +57,7 @@ def test_linearized_predictions_match_feature_space_gd():
     # a <- a - eta Phi^T (Phi a - y), predictions Phi a_t and Phi_test a_t (naive, O(n p) per step).
     # p = 3 * 10 = 30 < n = 50, so K is singular and the null-space handling is exercised.
     # Agreement to rounding (1e-9 relative); t -> infinity gives the min-norm interpolator.
-    from ntphase.ridge import min_norm_interpolator
+    from ntphase.linalg.ridge import min_norm_interpolator
 
     rng = np.random.default_rng(26)  # the draws of test_training._data(n=50, n_test=20, seed=26)
     X, y, X_test = sample_sphere(50, DIM, rng), random_labels(50, rng), sample_sphere(20, DIM, rng)

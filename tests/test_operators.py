@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ntphase._memory import InsufficientMemoryError
-from ntphase.operators import NTKernelOperator, width_path
+from ntphase._util.memory import InsufficientMemoryError
+from ntphase.kernels.operator import NTKernelOperator, width_path
 
 REL = 1e-12  # float64 rounding of O(N d)-term sums is ~1e-15; 1e-12 leaves margin
 
@@ -85,14 +85,14 @@ def test_products_match_nt_kernel(layers):
 
 
 def test_many_vectors_are_chunked(monkeypatch):
-    # a tiny BLOCK_BYTES forces one vector per chunk; results must not change
-    import ntphase.operators as operators
+    # a tiny NEURON_BLOCK_BYTES forces one vector per chunk; results must not change
+    from ntphase import conventions
 
     rng = np.random.default_rng(2)
     X, W = sphere(40, 5, rng), weights(9, 5, rng)
     K = explicit_kernel(X, W, "relu", "first")
     V = rng.standard_normal((40, 6))
-    monkeypatch.setattr(operators, "BLOCK_BYTES", 8)
+    monkeypatch.setattr(conventions, "NEURON_BLOCK_BYTES", 8)
     op = NTKernelOperator(X, W, "relu", store=False)
     assert rel_err(op @ V, K @ V) <= REL
 

@@ -14,7 +14,8 @@ import pytest
 from scipy.linalg import LinAlgWarning
 from sklearn.kernel_ridge import KernelRidge
 
-from ntphase import ridge
+from ntphase.learning import evaluation
+from ntphase.linalg import ridge
 
 RNG_SEED = 20220901
 
@@ -271,6 +272,6 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="ridge must be one of the path's lambdas"):
         ridge.ridge_path(K, y, [1.0]).at(2.0)
     with pytest.raises(ValueError, match="y_pred must have shape"):
-        ridge.test_error(np.ones(4), np.ones(3))
+        evaluation.test_error(np.ones(4), np.ones(3))
     with pytest.raises(ValueError, match="at least 2 test points"):
-        ridge.test_error(np.ones(1), np.ones(1))
+        evaluation.test_error(np.ones(1), np.ones(1))

@@ -13,9 +13,9 @@ import pytest
 import scipy.linalg
 from scipy.sparse.linalg import aslinearoperator
 
-from ntphase._memory import InsufficientMemoryError
-from ntphase.operators import NTKernelOperator
-from ntphase.spectrum import (
+from ntphase._util.memory import InsufficientMemoryError
+from ntphase.kernels.operator import NTKernelOperator
+from ntphase.linalg.eigen import (
     LambdaMinResult,
     choose_method,
     eigenvalues,
@@ -103,7 +103,7 @@ def test_lanczos_matches_dense(case, seed):
 @pytest.mark.parametrize("case", ["above", "singular"])
 def test_lanczos_thick_restarts(case, monkeypatch):
     # a 30-vector basis forces many restarts (the default basis holds n = 300)
-    import ntphase._lanczos as lanczos  # the solver reads its constants there
+    import ntphase.linalg.lanczos as lanczos  # the solver reads its constants there
 
     monkeypatch.setattr(lanczos, "LANCZOS_BASIS", 30)
     n, d, N = CASES[case]
@@ -138,14 +138,16 @@ def test_lambda_min_dense_matrix_lanczos_and_identity_multiple():
     assert lambda_min(np.array([[3.0]])) == 3.0  # n = 1: dense fallback
 
 
-def test_lambda_min_accepts_inputs_tuple():
+def test_lambda_min_on_the_operator_and_not_on_its_inputs():
+    # oracle: dense eigvalsh of the formed K_N; linalg takes an operator, never (X, W, activation)
     rng = np.random.default_rng(4)
     X, W = sphere(60, 5, rng), rng.standard_normal((30, 5)) / np.sqrt(5)
-    ref = scipy.linalg.eigvalsh(NTKernelOperator(X, W, "relu").todense())[0]
-    assert lambda_min((X, W, "relu"), method="lanczos", rng=0) == pytest.approx(ref, rel=1e-6)
-    assert lambda_min((X, W, "relu", "first")) == pytest.approx(ref, rel=1e-12, abs=1e-14)
-    with pytest.raises(ValueError, match="tuple"):
-        lambda_min((X, W))
+    op = NTKernelOperator(X, W, "relu")
+    ref = scipy.linalg.eigvalsh(op.todense())[0]
+    assert lambda_min(op, method="lanczos", rng=0) == pytest.approx(ref, rel=1e-6)
+    assert lambda_min(op) == pytest.approx(ref, rel=1e-12, abs=1e-14)
+    with pytest.raises(TypeError, match="NTKernelOperator"):
+        lambda_min((X, W, "relu"))
 
 
 def test_auto_choice_and_memory_guard(monkeypatch):
@@ -218,6 +220,7 @@ class _ToySpectrum:
         self.multiplicity = np.asarray(multiplicity, float)
         self.xi = np.asarray(xi, float)
         self._gamma = gamma
+        self.H1 = float(np.sum(self.multiplicity * self.xi)) + gamma  # H(1) = head + tail
 
     def gamma_above(self, level):
         return self._gamma

@@ -116,7 +116,7 @@ def test_relu_quadrature_vs_adaptive_quad(d):
     H = get_activation("relu").H
     norm = math.sqrt(math.pi) * math.gamma((d - 1) / 2) / math.gamma(d / 2)  # int_0^pi sin^(d-2)
     for k in range(11):
-        val = integrate.quad(lambda t: float(H(math.cos(t))) * float(gegenbauer(k, d, math.cos(t)))
+        val = integrate.quad(lambda t: float(H(math.cos(t))) * float(gegenbauer(k, d, math.cos(t)))  # noqa: B023
                              * math.sin(t) ** (d - 2), 0, math.pi, epsabs=1e-13, epsrel=1e-12, limit=200)[0]
         assert s.xi[k] == pytest.approx(val / norm, abs=1e-12), k
 

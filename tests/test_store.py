@@ -19,19 +19,17 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ntphase import store
-from ntphase.store import (
+from ntphase.runtime import store
+from ntphase.runtime.store import (
     PartError,
     assemble,
-    canonical_json,
     part_path,
     read_part,
-    task_key,
-    task_seed,
     verify_part,
     write_part,
 )
-from ntphase.sweep import expand_grid, write_run_info
+from ntphase.runtime.sweep import expand_grid, write_run_info
+from ntphase.runtime.task_keys import canonical_json, task_key, task_seed
 
 EXP = "demo"
 
@@ -88,7 +86,7 @@ def test_task_key_distinguishes_values_types_and_experiments():
 def test_task_key_is_the_same_in_another_process():
     # oracle: a fresh interpreter with a different PYTHONHASHSEED
     params = {"n": 7, "lam": 1e-3, "act": "tanh"}
-    code = f"from ntphase.store import task_key; print(task_key({EXP!r}, {params!r}))"
+    code = f"from ntphase.runtime import task_key; print(task_key({EXP!r}, {params!r}))"
     env = dict(os.environ, PYTHONHASHSEED="12345")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, check=True).stdout.strip()

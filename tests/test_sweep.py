@@ -18,13 +18,13 @@ import time
 import pandas as pd
 import pytest
 
-from ntphase.executors import available_cores
-from ntphase.experiments import _synthetic
-from ntphase.store import part_path, task_key, task_seed
-from ntphase.executors import local_cluster as _local_cluster
-from ntphase.sweep import expand_grid, run_sweep
+from ntphase.experiments import synthetic
+from ntphase.experiments.synthetic import run_task
+from ntphase.runtime import available_cores, expand_grid, run_sweep, task_key, task_seed
+from ntphase.runtime import local_cluster as _local_cluster
+from ntphase.runtime.store import part_path
 
-SYN = "ntphase.experiments._synthetic"
+SYN = "ntphase.experiments.synthetic.run_task"  # the default sweep name of run_task
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -41,12 +41,12 @@ def sweep(request):
     """run_sweep on the synthetic experiment with each executor (same checks for both)."""
     if request.param == "serial":
         def run(tasks, outdir, **kw):
-            return run_sweep(SYN, tasks, outdir, executor="serial", progress=False, **kw)
+            return run_sweep(run_task, tasks, outdir, executor="serial", progress=False, **kw)
     else:
         client = request.getfixturevalue("client")  # a Client object (an address elsewhere)
 
         def run(tasks, outdir, **kw):
-            return run_sweep(SYN, tasks, outdir, scheduler=client, progress=False, **kw)
+            return run_sweep(run_task, tasks, outdir, scheduler=client, progress=False, **kw)
     return run
 
 
@@ -55,7 +55,7 @@ def _direct_table(tasks):
     out = []
     for params in tasks:
         key = task_key(SYN, params)
-        for row in _synthetic.run_task(dict(params), task_seed(key)):
+        for row in synthetic.run_task(dict(params), task_seed(key)):
             out.append((key, row["quantity"], row["value"]))
     return sorted(out, key=lambda r: r[0])  # stable: keeps row order within a task
 
@@ -138,9 +138,9 @@ def test_failure_exhausts_retries(sweep, tmp_path):
 # ---------------------------------------------------------------- Dask specifics
 def test_serial_and_two_local_workers_identical(tmp_path):
     tasks = expand_grid({"p": [4, 7], "m": [8, 20]}, fixed={"report_threads": True}, replicates=2)
-    serial = run_sweep(SYN, tasks, tmp_path / "serial", executor="serial", progress=False,
+    serial = run_sweep(run_task, tasks, tmp_path / "serial", executor="serial", progress=False,
                        threads_per_worker=1)
-    local = run_sweep(SYN, tasks, tmp_path / "dask", workers=2, progress=False)  # own cluster
+    local = run_sweep(run_task, tasks, tmp_path / "dask", workers=2, progress=False)  # own cluster
     pd.testing.assert_frame_equal(serial, local)
     # workers x BLAS threads = cores, seen from inside the tasks
     threads = local.loc[local["quantity"] == "blas_threads", "value"]
@@ -167,11 +167,12 @@ def test_local_cluster_sets_worker_blas_env():
 def test_driver_killed_then_resumed(client, tmp_path):
     address = client.scheduler.address
     tasks = expand_grid({"p": [3, 4, 5, 6], "m": [7, 8, 9, 10]}, fixed={"sleep": 0.4})
-    reference = run_sweep(SYN, tasks, tmp_path / "ref", scheduler=address, progress=False)
+    reference = run_sweep(run_task, tasks, tmp_path / "ref", scheduler=address, progress=False)
     out = tmp_path / "killed"
     code = (
-        "from ntphase.sweep import run_sweep\n"
-        f"run_sweep({SYN!r}, {tasks!r}, {str(out)!r}, scheduler={address!r}, progress=False)\n"
+        "from ntphase.experiments.synthetic import run_task\n"
+        "from ntphase.runtime import run_sweep\n"
+        f"run_sweep(run_task, {tasks!r}, {str(out)!r}, scheduler={address!r}, progress=False)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
     deadline = time.monotonic() + 60
@@ -183,7 +184,7 @@ def test_driver_killed_then_resumed(client, tmp_path):
     proc.wait()
     before = _mtimes(out)
     assert 3 <= len(before) < len(tasks)
-    resumed = run_sweep(SYN, tasks, out, scheduler=address, progress=False)
+    resumed = run_sweep(run_task, tasks, out, scheduler=address, progress=False)
     pd.testing.assert_frame_equal(resumed, reference)
     assert resumed.groupby("task_key").size().eq(3).all()
     assert resumed["task_key"].nunique() == len(tasks)
@@ -197,14 +198,14 @@ def test_worker_killed_mid_task(client, tmp_path):
     tasks = [{"p": p, "sleep": 0.1} for p in (3, 4, 5, 6)]
     tasks.append({"p": 8, "crash_once_dir": str(markers)})
     pids_before = set(client.run(os.getpid).values())
-    df = run_sweep(SYN, tasks, tmp_path / "dask", scheduler=client.scheduler.address,
+    df = run_sweep(run_task, tasks, tmp_path / "dask", scheduler=client.scheduler.address,
                    progress=False)
     marker = markers / f"crash-{task_seed(task_key(SYN, tasks[-1]))}"
     assert marker.exists()  # the first attempt reached os._exit
     client.wait_for_workers(2, timeout=30)
     assert set(client.run(os.getpid).values()) != pids_before  # a worker was replaced
     # oracle: a serial run (the marker now exists, so nothing crashes)
-    serial = run_sweep(SYN, tasks, tmp_path / "serial", executor="serial", progress=False)
+    serial = run_sweep(run_task, tasks, tmp_path / "serial", executor="serial", progress=False)
     pd.testing.assert_frame_equal(df, serial)
     assert df["task_key"].nunique() == len(tasks)
 
@@ -213,7 +214,7 @@ def test_worker_killed_mid_task(client, tmp_path):
 def _status_app():
     import typer
 
-    from ntphase.commands import status
+    from ntphase.cli import status
 
     app = typer.Typer()
 
@@ -231,7 +232,7 @@ def test_status_command_counts(tmp_path):
     out = tmp_path / "exp"
     tasks = [{"p": 3}, {"p": 4}, {"p": 5}, {"p": 6, "always_fail": True}]
     with pytest.warns(RuntimeWarning):
-        run_sweep(SYN, tasks, out, executor="serial", progress=False, retries=0)
+        run_sweep(run_task, tasks, out, executor="serial", progress=False, retries=0)
     with open(part_path(out, task_key(SYN, tasks[0])), "r+b") as fh:
         fh.truncate(30)  # a corrupt part counts as remaining
     result = CliRunner().invoke(_status_app(), ["status", str(out)])
@@ -249,35 +250,30 @@ def test_status_command_counts(tmp_path):
 # ---------------------------------------------------------------- validation
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="repeats tasks\\[0\\]"):
-        run_sweep(SYN, [{"p": 3}, {"p": 3}], tmp_path, progress=False)
-    with pytest.raises(ValueError, match="registered name"):
-        run_sweep("no_such_experiment", [{"p": 3}], tmp_path, progress=False)
-    with pytest.raises(ValueError, match="cannot be imported"):
-        run_sweep("ntphase.no_such_module", [{"p": 3}], tmp_path, progress=False)
+        run_sweep(run_task, [{"p": 3}, {"p": 3}], tmp_path, progress=False)
+    with pytest.raises(TypeError, match="task must be a callable"):
+        run_sweep("ntphase.experiments.synthetic", [{"p": 3}], tmp_path, progress=False)
+    with pytest.raises(TypeError, match="name must be a non-empty string"):
+        run_sweep(run_task, [{"p": 3}], tmp_path, name="", progress=False)
     with pytest.raises(ValueError, match="executor must be one of"):
-        run_sweep(SYN, [{"p": 3}], tmp_path, executor="threads", progress=False)
+        run_sweep(run_task, [{"p": 3}], tmp_path, executor="threads", progress=False)
     with pytest.raises(ValueError, match="scheduler"):
-        run_sweep(SYN, [{"p": 3}], tmp_path, executor="serial", scheduler="tcp://x:1")
+        run_sweep(run_task, [{"p": 3}], tmp_path, executor="serial", scheduler="tcp://x:1")
     with pytest.raises(TypeError, match="tasks must be a list"):
-        run_sweep(SYN, {"p": 3}, tmp_path, progress=False)
+        run_sweep(run_task, {"p": 3}, tmp_path, progress=False)
 
 
-def test_one_experiment_per_directory(tmp_path, monkeypatch):
-    import types
-
-    other = types.ModuleType("other_experiment")
-    other.run_task = _synthetic.run_task
-    monkeypatch.setitem(sys.modules, "other_experiment", other)
-    run_sweep(SYN, [{"p": 3}], tmp_path, executor="serial", progress=False)
-    with pytest.raises(ValueError, match="one directory per experiment"):
-        run_sweep(other, [{"p": 3}], tmp_path, progress=False)
+def test_one_sweep_per_directory(tmp_path):
+    run_sweep(run_task, [{"p": 3}], tmp_path, executor="serial", progress=False)
+    with pytest.raises(ValueError, match="one directory per sweep"):
+        run_sweep(run_task, [{"p": 3}], tmp_path, name="other_experiment", progress=False)
 
 
 def test_progress_bar_counts_done_and_failed(tmp_path, capsys):
     tasks = [{"p": 3}, {"p": 4}, {"p": 5, "always_fail": True}]
     with pytest.warns(RuntimeWarning):
-        run_sweep(SYN, tasks, tmp_path, executor="serial", progress=True, retries=0)
+        run_sweep(run_task, tasks, tmp_path, executor="serial", progress=True, retries=0)
     out = capsys.readouterr().out
     assert "3/3" in out and "failed 1" in out
-    run_sweep(SYN, tasks[:2], tmp_path, executor="auto", progress=True)  # all done: no bar
+    run_sweep(run_task, tasks[:2], tmp_path, executor="auto", progress=True)  # all done: no bar
     assert "/2" not in capsys.readouterr().out

@@ -2,7 +2,7 @@
 
 Oracles: the sphere spectrum (spike locations, gamma_{>l}), closed-form limits
 (N -> inf, p = n), and exact sums for the asymptotic risk. The spectral core
-(ntphase._equivalents) is tested in tests/test_equivalents.py.
+(ntphase.theory.equivalents) is tested in tests/test_equivalents.py.
 """
 
 import math
@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from ntphase import _equivalents, theory
+from ntphase import theory
 from ntphase.theory import (
     asymptotic_risk,
     krr_risk,
@@ -20,10 +20,11 @@ from ntphase.theory import (
     spike_prediction,
     theory_summary,
 )
+from ntphase.theory import equivalents as _equivalents
 
 
-def test_spectral_core_is_reexported():
-    # The spectral core moved to ntphase._equivalents; ntphase.theory keeps exporting it.
+def test_spectral_core_is_in_the_theory_api():
+    # the deterministic equivalents on an explicit spectrum are part of ntphase.theory's API
     for name in _equivalents.__all__:
         assert name in theory.__all__
         assert getattr(theory, name) is getattr(_equivalents, name)

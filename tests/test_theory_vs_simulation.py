@@ -23,9 +23,8 @@ import numpy as np
 import pytest
 
 from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
-from ntphase.estimators import kernel_ridge_path, nt_ridge_path, polynomial_ridge_path
 from ntphase.kernels import infinite_kernel
-from ntphase.ridge import split_test_error
+from ntphase.learning import kernel_ridge_path, nt_ridge_path, polynomial_ridge_path, split_test_error
 from ntphase.sphere import gamma_above, level, multiplicity, sphere_spectrum
 from ntphase.theory import (
     krr_risk,
@@ -79,7 +78,7 @@ def _xi(activation, d, level_max=None):
 
 
 # --------------------------------------------------------------- spectrum of K
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _eigs(activation, d, n, seed=1):
     X = sample_sphere(n, d, np.random.default_rng(seed))
     return np.linalg.eigvalsh(infinite_kernel(X, activation))
@@ -148,7 +147,7 @@ RIDGES = [0.0, 0.02]
 SEEDS_KRR = (0, 1, 2)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _krr_sim(activation, d, n):
     """Exact test errors, shape (seeds, noise in (0, 0.5), ridges)."""
     coefs = COEFS_RELU if activation == "relu" else COEFS_TANH
@@ -182,7 +181,7 @@ def test_krr_matches_deterministic_equivalent(activation, d, n, coefs):
 
 def test_exact_error_agrees_with_monte_carlo():
     # The exact evaluator against Monte Carlo on 4000 fresh points (ReLU degree 3 added
-    # exactly, ntphase.ridge.split_test_error); agreement within 4 Monte-Carlo standard errors.
+    # exactly, ntphase.learning.split_test_error); agreement within 4 Monte-Carlo standard errors.
     d, n = 20, 600
     rng = np.random.default_rng(7)
     X, X_test = sample_sphere(n, d, rng), sample_sphere(4000, d, rng)
@@ -199,7 +198,7 @@ NT_D, NT_N, NT_NOISE, NT_TEST = 20, 800, 0.5, 2000
 NT_WIDTHS = {10: 24, 20: 24, 80: 16, 160: 10, 640: 6}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _nt_sim(width):
     """Per seed: NT test error, its Monte-Carlo standard error, and (above the threshold) the
     exact KRR error on the same data and the NT - KRR excess.

@@ -17,6 +17,7 @@ from scipy import special
 from ntphase import training as tr
 from ntphase.data import random_labels, sample_sphere
 from ntphase.kernels import nt_features, nt_kernel
+from ntphase.training.network import _tangent_kernel
 
 N_SAMPLES, DIM = 100, 10
 
@@ -109,10 +110,10 @@ def test_tangent_kernel_equals_jacobian_gram():
     JW = alpha / math.sqrt(N) * np.einsum("k,ik,ij->ikj", b, 1 - np.tanh(Z) ** 2, X).reshape(n, N * d)
     Jb = alpha / math.sqrt(N) * np.tanh(Z)
     naive = (JW @ JW.T / d + Jb @ Jb.T) / alpha**2
-    K = tr._tangent_kernel(X, W, b, "tanh", "both")
+    K = _tangent_kernel(X, W, b, "tanh", "both")
     np.testing.assert_allclose(K, naive, rtol=1e-12, atol=1e-14)
     sign = np.sign(b)
-    np.testing.assert_allclose(tr._tangent_kernel(X, W, sign, "tanh", "both"),
+    np.testing.assert_allclose(_tangent_kernel(X, W, sign, "tanh", "both"),
                                nt_kernel(X, W, "tanh", layers="both"), rtol=1e-12, atol=1e-14)
 
 
@@ -176,7 +177,7 @@ def test_plateau_at_the_floor_below_threshold(width):
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_lazy_limit_reaches_the_nt_interpolator(activation):
-    # Oracle: the NT min-norm interpolator K_N(x, X) K_N^+ y on K_N(W0) (ntphase.ridge); GD on
+    # Oracle: the NT min-norm interpolator K_N(x, X) K_N^+ y on K_N(W0) (ntphase.linalg.ridge); GD on
     # the linearized model from f0 = 0 converges to it. At the largest alpha the test predictions
     # must be within 5% (relative L2); the gap must grow as alpha shrinks (tanh: smooth, the
     # deviation is O(1/alpha), measured 2e-5, 2e-3, 0.1, 0.7 for alpha = 1e3..1).
@@ -293,7 +294,7 @@ def test_test_error_is_the_test_mse():
 def test_experiment_rows_schema_and_agreement(tmp_path):
     from ntphase.experiments import lazy_training as lt
     from ntphase.experiments.config import ConfigError, validate_config
-    from ntphase.sweep import run_sweep
+    from ntphase.runtime import run_sweep
 
     cfg = validate_config(lt.Config, {"experiment": "lazy_training", "n": 40, "d": 5, "n_test": 50,
                                       "activations": ["tanh"],
@@ -311,7 +312,7 @@ def test_experiment_rows_schema_and_agreement(tmp_path):
         assert r["source"] in ("simulation", "linearized")
         assert not set(r) & set(tasks[0]) - {"quantity", "value"}, "rows must not repeat task parameters"
     # the real pipeline: the sweep store refuses rows whose columns clash with the parameters
-    table = run_sweep(lt, tasks, tmp_path / "store", executor="serial", progress=False)
+    table = run_sweep(lt.run_task, tasks, tmp_path / "store", name=lt.NAME, executor="serial", progress=False)
     assert {"quantity", "value", "source", "kind", "ratio", "activation", "seed"} <= set(table.columns)
     curve = table[(table["kind"] == "curve") & (table["quantity"] == "relative_train_loss")]
     sim = curve[curve["source"] == "simulation"].sort_values(["ratio", "step"])["value"].to_numpy()

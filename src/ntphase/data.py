@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ntphase._validation import check_choice, check_float, check_int, check_matrix, check_vector
+from ntphase._util.validation import check_choice, check_float, check_int, check_matrix, check_vector
+from ntphase.conventions import WEIGHT_DISTRIBUTIONS
 from ntphase.sphere import _gegenbauer_table, multiplicity
 
 __all__ = [
@@ -25,9 +26,8 @@ __all__ = [
     "HarmonicTarget",
     "random_labels",
     "add_noise",
+    "project_to_sphere",
 ]
-
-_WEIGHT_DISTRIBUTIONS = ("gaussian", "sphere")
 
 
 def as_generator(rng: Any = None) -> np.random.Generator:
@@ -93,7 +93,7 @@ def sample_weights(N: int, d: int, rng: Any = None, distribution: str = "gaussia
     """
     N = check_int("N", N, minimum=1)  # noqa: N806
     d = check_int("d", d, minimum=2)
-    check_choice("distribution", distribution, _WEIGHT_DISTRIBUTIONS)
+    check_choice("distribution", distribution, WEIGHT_DISTRIBUTIONS)
     G = as_generator(rng).standard_normal((N, d))
     if distribution == "gaussian":
         return G / math.sqrt(d)
@@ -196,3 +196,22 @@ def add_noise(y: Any, noise: float, rng: Any = None) -> np.ndarray:
     if y.shape[0] < 1:
         raise ValueError("y must have at least one entry, got length 0")
     return y + noise * as_generator(rng).standard_normal(y.shape[0])
+
+
+def project_to_sphere(X: Any) -> np.ndarray:
+    """Rows of ``X`` rescaled onto the sphere of radius ``sqrt(d)``: ``x sqrt(d) / ||x||``.
+
+    Returns a new float64 array (``X`` is not modified). Rows already on the
+    sphere change only by rounding. Raises ``ValueError`` for a zero row, which
+    has no direction. Cost ``O(n d)``.
+    """
+    X = np.array(check_matrix("X", X), dtype=np.float64, copy=True)
+    norms = np.linalg.norm(X, axis=1)
+    if np.any(norms == 0.0):
+        row = int(np.flatnonzero(norms == 0.0)[0])
+        raise ValueError(
+            f"X must have no zero rows to be projected onto the sphere of radius sqrt(d); "
+            f"row {row} is zero"
+        )
+    X *= (np.sqrt(X.shape[1]) / norms)[:, None]
+    return X

@@ -49,8 +49,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
-from ntphase._validation import check_choice, check_int
-from ntphase.activations import LAYERS, Activation, get_activation
+from ntphase._util.validation import check_choice, check_int
+from ntphase.activations import Activation, get_activation
+from ntphase.conventions import LAYERS, XI_ZERO_RTOL
 
 __all__ = [
     "multiplicity",
@@ -61,14 +62,10 @@ __all__ = [
     "gamma_above",
     "level",
     "SERIES_TOL",
-    "ZERO_TOL",
 ]
 
 #: Largest relative truncation error accepted from the power-series method.
 SERIES_TOL = 1e-15
-#: A degree with ``B(d,k) xi_{d,k} <= ZERO_TOL * kappa(1)`` counts as ``xi = 0``
-#: (structural zeros such as ReLU's odd degrees come out at ~1e-17 by quadrature).
-ZERO_TOL = 1e-13
 #: Largest number of power-series terms tried before falling back to quadrature.
 _MAX_TERMS = 4096
 #: Largest kmax explored by :func:`level` (d = 2 has B(2,k) = 2 for every k).
@@ -164,7 +161,7 @@ def gegenbauer(k: int, d: int, t) -> np.ndarray:
     t = np.asarray(t, dtype=np.float64)
     if not np.all(np.isfinite(t)):
         raise ValueError("t must contain only finite values (found NaN or inf)")
-    for row in _gegenbauer_rows(k, d, t):
+    for row in _gegenbauer_rows(k, d, t):  # noqa: B007 - the last row is P_k
         pass
     return row
 
@@ -223,7 +220,7 @@ def _series_weights(act: Activation, d: int, kmax: int, layers: str, kappa1: flo
         done = np.all(error <= SERIES_TOL * abs(kappa1))
         # Quadrature-based coefficients beyond a few hundred terms are costly and
         # needed only for slowly converging user activations: no doubling for those.
-        if done or act.kind == "numeric" or 2 * M > _MAX_TERMS:
+        if done or act.closed_form is None or 2 * M > _MAX_TERMS:
             return acc, error, _parity_zeros(a, kmax)
         M *= 2
 
@@ -345,8 +342,8 @@ class SphereSpectrum:
         return np.where(np.isfinite(out), out, 0.0)
 
     def positive(self) -> np.ndarray:
-        """Boolean mask of degrees with ``xi_{d,k} > 0`` (weight above ``ZERO_TOL * H1``)."""
-        return self.weights() > ZERO_TOL * abs(self.H1)
+        """Boolean mask of degrees with ``xi_{d,k} > 0`` (weight above ``XI_ZERO_RTOL * H1``)."""
+        return self.weights() > XI_ZERO_RTOL * abs(self.H1)
 
     def gamma_above(self, l: int) -> float:  # noqa: E741 - the paper's symbol
         """``gamma_{>l} = H(1) - sum_{k<=l} B(d,k) xi_{d,k}`` (never a tail sum); ``l <= kmax``."""
@@ -466,7 +463,7 @@ def level(n: int, d: int, activation, layers: str = "first") -> int:
 
     Operational definition (THEORY.md section 3): the largest degree ``k`` with
     ``xi_{d,k} > 0`` such that ``sum_{j<=k, xi_{d,j} > 0} B(d,j) <= n``; 0 if none.
-    Degrees with ``xi_{d,k} = 0`` (weight below ``ZERO_TOL * H(1)``) do not count.
+    Degrees with ``xi_{d,k} = 0`` (weight below ``XI_ZERO_RTOL * H(1)``) do not count.
 
     Examples
     --------

@@ -25,6 +25,9 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ntphase.activations import ACTIVATIONS
+from ntphase.experiments.registry import REGISTRY, get_experiment
+
 PRESETS = ("quick", "full")
 
 
@@ -52,8 +55,6 @@ class ExperimentConfig(BaseModel):
     @field_validator("experiment")
     @classmethod
     def _known_experiment(cls, value: str) -> str:
-        from ntphase.experiments import REGISTRY
-
         if value not in REGISTRY:
             raise ValueError(f"must be one of {sorted(REGISTRY)}, got {value!r}")
         return value
@@ -115,8 +116,6 @@ def load_config(source: str | Path | Mapping[str, Any]) -> ExperimentConfig:
     FileNotFoundError
         ``source`` is a path that does not exist.
     """
-    from ntphase.experiments import REGISTRY, get_experiment
-
     if isinstance(source, Mapping):
         data = dict(source)
         origin = "config"
@@ -149,13 +148,11 @@ def packaged_config(name: str, preset: str = "quick") -> ExperimentConfig:
     Falls back to the experiment's ``Config()`` defaults when no YAML preset is
     shipped for it.
     """
-    from ntphase.experiments import REGISTRY, get_experiment
-
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     if name not in REGISTRY:
         raise ValueError(f"name must be one of {sorted(REGISTRY)}, got {name!r}")
-    resource = importlib.resources.files("ntphase").joinpath("configs", f"{name}_{preset}.yaml")
+    resource = importlib.resources.files("ntphase").joinpath("configs").joinpath(f"{name}_{preset}.yaml")
     if resource.is_file():
         data = yaml.safe_load(resource.read_text())
         return load_config(data)
@@ -170,10 +167,6 @@ def check_activation_name(value: str) -> str:
     """``value`` must name a registered activation (``ntphase.activations.ACTIVATIONS``)."""
     if not isinstance(value, str):
         raise ValueError(f"must be an activation name (string), got {type(value).__name__}")
-    try:
-        from ntphase.activations import ACTIVATIONS
-    except ModuleNotFoundError:  # activations module not installed: accept any name
-        return value
     names = sorted(ACTIVATIONS)
     if value not in names:
         raise ValueError(f"must be one of {names}")

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ntphase import plots
+from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
+from ntphase.experiments import plots
 from ntphase.experiments.config import (
     ActivationName,
     ExperimentConfig,
@@ -35,9 +36,12 @@ from ntphase.experiments.config import (
     TargetCoefficients,
     WeightDistribution,
 )
-from ntphase.experiments.config import check_target as check_target  # moved to config; kept importable
+from ntphase.kernels import infinite_kernel, width_path
+from ntphase.learning import test_error
+from ntphase.linalg import ridge_path
+from ntphase.theory import krr_risk, nt_ridge_risk
 
-NAME = "double_descent"
+NAME: Final = "double_descent"
 
 DEFAULT_RATIOS = [float(2.0 ** (k / 4)) for k in range(-12, 17)]  # 1/8 .. 16, includes 1
 
@@ -100,12 +104,11 @@ def _target_coefficients(params: dict) -> dict[int, float]:
 
 def evaluate_path(K, y, lambdas, K_test, y_test) -> list[dict]:
     """Ridge path from one eigendecomposition; test error (mean, s.e.), train error, norm."""
-    from ntphase.ridge import ridge_path, test_error
-
     with warnings.catch_warnings():
         # lambda = 0 below / at the threshold is the pseudo-inverse fit: expected here
         warnings.simplefilter("ignore")
         path = ridge_path(K, y, lambdas, K_test=K_test)
+    assert path.predictions_test is not None  # K_test was given
     out = []
     for j, lam in enumerate(lambdas):
         err, se = test_error(path.predictions_test[j], y_test)
@@ -116,10 +119,6 @@ def evaluate_path(K, y, lambdas, K_test, y_test) -> list[dict]:
 
 def run_task(params: dict, seed: int) -> list[dict]:
     """NT ridge over all widths (one kernel pass) and ridges, and the KRR limit."""
-    from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
-    from ntphase.kernels import infinite_kernel
-    from ntphase.operators import width_path
-
     act, d, n, n_test = params["activation"], int(params["d"]), int(params["n"]), int(params["n_test"])
     widths = [int(N) for N in params["widths"]]
     lambdas = [float(v) for v in params["ridges"]]
@@ -150,8 +149,6 @@ def run_task(params: dict, seed: int) -> list[dict]:
 
 def theory_rows(config: Config) -> list[dict]:
     """Random-features deterministic equivalent on a fine width grid, and the KRR limit, per ridge."""
-    from ntphase.theory import krr_risk, nt_ridge_risk
-
     e = energies(config.target)
     base = {"activation": config.activation, "d": config.d, "n": config.n}
     # integer widths on a fine log grid (the theory is a function of p = N d)
@@ -171,8 +168,6 @@ def theory_rows(config: Config) -> list[dict]:
 def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
     """NT ridge vs the random-features deterministic equivalent (away from the
     ``lambda = 0`` peak: ``|log2(Nd/n)| >= 1``), and KRR vs its deterministic equivalent."""
-    from ntphase.theory import nt_ridge_risk
-
     e = energies(config.target)
     setting = f"{config.activation}, d={config.d}, n={config.n}, tau={config.noise}"
     rows = []

@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ntphase import plots
+from ntphase.conventions import XI_ZERO_RTOL
+from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
+from ntphase.experiments import plots
 from ntphase.experiments.config import (
     ActivationNames,
     ExperimentConfig,
@@ -38,8 +40,13 @@ from ntphase.experiments.config import (
     WeightDistribution,
 )
 from ntphase.experiments.double_descent import energies
+from ntphase.kernels import infinite_kernel, nt_kernel, truncated_kernel
+from ntphase.learning import split_test_error
+from ntphase.linalg import ridge_path
+from ntphase.sphere import gamma_above, level, sphere_spectrum
+from ntphase.theory import asymptotic_risk, krr_risk, nt_ridge_risk, prr_risk
 
-NAME = "generalization"
+NAME: Final = "generalization"
 MODELS = ("NT", "KRR", "PRR")
 
 
@@ -93,9 +100,6 @@ def tasks(config: Config) -> list[dict]:
 def absent_degrees(activation: str, d: int, kmax: int) -> set[int]:
     """Degrees ``k <= kmax`` the kernel cannot learn: ``B(d,k) xi_{d,k} <= XI_ZERO_RTOL * H(1)``
     (``theory.XI_ZERO_RTOL``; e.g. ReLU's odd ``k >= 3``, tanh's even ``k``)."""
-    from ntphase.sphere import sphere_spectrum
-    from ntphase.theory import XI_ZERO_RTOL
-
     spec = sphere_spectrum(activation, d, kmax)
     weights = np.asarray(spec.multiplicity) * np.asarray(spec.xi)
     return {k for k in range(kmax + 1) if abs(weights[k]) <= XI_ZERO_RTOL * abs(spec.H1)}
@@ -103,11 +107,6 @@ def absent_degrees(activation: str, d: int, kmax: int) -> set[int]:
 
 def run_task(params: dict, seed: int) -> list[dict]:
     """Fit NT, KRR and PRR on one sample; test error of each."""
-    from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
-    from ntphase.kernels import infinite_kernel, nt_kernel, truncated_kernel
-    from ntphase.ridge import ridge_path, split_test_error
-    from ntphase.sphere import gamma_above, level
-
     act, d, n, n_test, N = (params["activation"], int(params["d"]), int(params["n"]), int(params["n_test"]),
                             int(params["N"]))
     lam = float(params["ridge"])
@@ -136,6 +135,7 @@ def run_task(params: dict, seed: int) -> list[dict]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             path = ridge_path(K, y, [ridge], K_test=K_test)
+        assert path.predictions_test is not None  # K_test was given
         err, se = split_test_error(path.predictions_test[0], target, X_test, sorted(exact))
         extra = {"model": model, "level": lev, "fit_ridge": ridge}
         rows.append({"quantity": "test_error", "value": float(err), **extra})
@@ -148,9 +148,6 @@ def run_task(params: dict, seed: int) -> list[dict]:
 def theory_rows(config: Config) -> list[dict]:
     """Asymptotic staircase ``||P_{>l(n)} f*||^2``, the KRR and NT deterministic equivalents,
     on a fine ``n`` grid."""
-    from ntphase.sphere import level
-    from ntphase.theory import asymptotic_risk, krr_risk, nt_ridge_risk, prr_risk
-
     e = energies(config.target)
     grid = np.unique(np.round(np.geomspace(min(config.n_values), max(config.n_values), 120)).astype(int))
     rows = []
@@ -174,9 +171,6 @@ def theory_rows(config: Config) -> list[dict]:
 def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
     """KRR and NT against their deterministic equivalents, PRR against KRR, and the
     asymptotic staircase at the largest ``n``."""
-    from ntphase.sphere import level
-    from ntphase.theory import asymptotic_risk, krr_risk, nt_ridge_risk, prr_risk
-
     e = energies(config.target)
     rows = []
     for act in config.activations:

@@ -8,7 +8,7 @@ with output scale ``alpha`` (:mod:`ntphase.training`) on random labels
   the training mse relative to its start, ``mse_t / mse_0``, recorded along the run
   (simulation) next to the linearized prediction
   ``(1/n) sum_i (1 - eta lambda_i)^(2t) <v_i, y>^2 / mse_0`` computed from the
-  same run's kernel ``K_N(W_0)`` (:func:`ntphase.linearized.linearized_loss_curve`).
+  same run's kernel ``K_N(W_0)`` (:func:`ntphase.training.linearized.linearized_loss_curve`).
   ``ratio = p / n`` with ``p = N d / 2`` the number of effective NT parameters of
   the symmetric network (``N/2`` pairs of units share ``w``; see
   :func:`ntphase.training.tangent_dimension`), so the interpolation threshold is
@@ -23,7 +23,7 @@ with output scale ``alpha`` (:mod:`ntphase.training`) on random labels
   ``K_N(x, X) K_N^+ y`` at the end of training, the relative weight movement and
   the relative kernel movement, against ``alpha``, and the distance between the
   network's test predictions and the linearized model's after the same number of
-  steps (:func:`ntphase.linearized.linearized_predictions`; free of the
+  steps (:func:`ntphase.training.linearized.linearized_predictions`; free of the
   stopping-tolerance floor ``~ sqrt(tol)`` that the interpolator distance has at
   large ``alpha``). The lazy theory (Chizat, Oyallon & Bach 2019) says they
   vanish as ``alpha -> infinity``: the weights move by ``O(1/alpha)`` and, in
@@ -52,17 +52,26 @@ for curves, ``alphas`` for the sweep, ...).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ntphase import plots
-from ntphase.experiments._agreement import agreement_row
+from ntphase.data import random_labels, sample_sphere
+from ntphase.experiments import plots
+from ntphase.experiments.agreement import agreement_row
 from ntphase.experiments.config import ActivationNames, ExperimentConfig, IncreasingPositive
+from ntphase.training import (
+    fit_linear_rate,
+    linearized_loss_curve,
+    linearized_loss_floor,
+    predicted_rate,
+    tangent_dimension,
+    train_network,
+)
 
-NAME = "lazy_training"
+NAME: Final = "lazy_training"
 
 #: smallest alpha used to fit the lazy-limit exponent (below it the run is not lazy)
 LAZY_FIT_MIN_ALPHA = 10.0
@@ -146,8 +155,6 @@ def tasks(config: Config) -> list[dict]:
 
 
 def _sample(params: dict, rng: np.random.Generator):
-    from ntphase.data import random_labels, sample_sphere
-
     n, d = int(params["n"]), int(params["d"])
     X = sample_sphere(n, d, rng)
     y = random_labels(n, rng)
@@ -157,17 +164,12 @@ def _sample(params: dict, rng: np.random.Generator):
 
 def _train(params: dict, X, y, X_test, alpha: float, rng, **options):
     """``train_network`` with the task's activation, width ``N``, step budget, tolerance and init."""
-    from ntphase.training import train_network
-
     return train_network(X, y, params["activation"], int(params["N"]), float(alpha), steps=int(params["steps"]),
                          tol=float(params["tol"]), rng=rng, X_test=X_test,
                          weights=params.get("weights", "gaussian"), **options)
 
 
 def _curve_rows(params: dict, seed: int) -> list[dict]:
-    from ntphase.linearized import fit_linear_rate, linearized_loss_curve, linearized_loss_floor, predicted_rate
-    from ntphase.training import tangent_dimension
-
     rng = np.random.default_rng(seed)
     X, y, X_test = _sample(params, rng)
     res = _train(params, X, y, X_test, params["alpha"], rng, record_every=max(1, int(params["steps"]) // 10))
@@ -210,8 +212,6 @@ def _curve_rows(params: dict, seed: int) -> list[dict]:
 
 
 def _alpha_rows(params: dict, seed: int) -> list[dict]:
-    from ntphase.training import tangent_dimension
-
     rng = np.random.default_rng(seed)
     X, y, X_test = _sample(params, rng)
     init_seed = int(rng.integers(2**63 - 1))
@@ -390,7 +390,7 @@ def _curves_panel(ax, curves: pd.DataFrame, theory: pd.DataFrame, config: Config
                  rf"{act}: training curves, $\alpha$ = {config.curve_alpha:g}", loc="lower left")
 
 
-def _reference_slope(ax, x: np.ndarray, y: np.ndarray, power: int = 1, label: bool = True) -> None:
+def _reference_slope(ax, x: np.ndarray, y: np.ndarray, power: int = 1, label: bool | None = True) -> None:
     """Reference ``alpha^-power`` through the point at the median alpha (dashed: 1, dotted: 2)."""
     good = np.isfinite(y) & (y > 0)
     if not np.any(good):

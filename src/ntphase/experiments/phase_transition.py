@@ -34,14 +34,15 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ntphase import plots
-from ntphase.experiments._agreement import agreement_row
+from ntphase.data import random_labels, sample_sphere, sample_weights
+from ntphase.experiments import plots
+from ntphase.experiments.agreement import agreement_row
 from ntphase.experiments.config import (
     ActivationNames,
     Dimensions,
@@ -49,8 +50,12 @@ from ntphase.experiments.config import (
     IncreasingPositive,
     WeightDistribution,
 )
+from ntphase.kernels import infinite_kernel, nt_kernel
+from ntphase.linalg import eigenvalues, ridge_path
+from ntphase.sphere import gamma_above, level
+from ntphase.theory import lambda_min_edge, lambda_min_mp_conjecture, lambda_min_rf_edge
 
-NAME = "phase_transition"
+NAME: Final = "phase_transition"
 
 #: default grid of N d / n: 2^(k/2), k = -6..12 (1/8 .. 64), includes 1 exactly
 DEFAULT_RATIOS = [float(2.0 ** (k / 2)) for k in range(-6, 13)]
@@ -107,12 +112,6 @@ def numerical_rank(eigs: np.ndarray, n: int) -> int:
 
 def run_task(params: dict, seed: int) -> list[dict]:
     """Sample data, weights and random labels; measure the spectrum and the min-norm fit."""
-    from ntphase.data import random_labels, sample_sphere, sample_weights
-    from ntphase.kernels import infinite_kernel, nt_kernel
-    from ntphase.ridge import ridge_path
-    from ntphase.spectrum import eigenvalues
-    from ntphase.theory import lambda_min_rf_edge
-
     act, d, n, N = params["activation"], int(params["d"]), int(params["n"]), int(params["N"])
     rng = np.random.default_rng(seed)
     X = sample_sphere(n, d, rng)
@@ -144,9 +143,6 @@ def run_task(params: dict, seed: int) -> list[dict]:
 
 def theory_rows(config: Config) -> list[dict]:
     """``gamma_{>l}``, the Gaussian-equivalent edge, the MP conjecture and the train-error line."""
-    from ntphase.sphere import gamma_above, level
-    from ntphase.theory import lambda_min_edge, lambda_min_mp_conjecture
-
     n = config.n
     grid = np.geomspace(min(config.ratios), max(config.ratios), 200)
     rows: list[dict] = []
@@ -177,8 +173,6 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
     """Measured relative errors: edge vs ``lambda_min(K)``, ``K_N`` vs ``K`` at the widest
     grid point, the MP conjecture against ``lambda_min(K_N)`` for ``N d >= 2 n``, and the
     min-norm training error against ``1 - N d / n`` below the threshold."""
-    from ntphase.theory import lambda_min_mp_conjecture
-
     rows = []
     for act in config.activations:
         for d in config.dims:

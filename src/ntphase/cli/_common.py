@@ -1,0 +1,86 @@
+"""Helpers shared by the commands: output default, help strings, errors, the executor.
+
+Lazy imports (``ntphase.runtime``, ``ntphase.experiments``, ``distributed``) are
+kept inside the functions so that ``ntphase --help`` and the light commands start
+fast: the runtime and the experiments import pandas, SciPy and matplotlib.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+__all__ = [
+    "DEFAULT_OUT",
+    "SCHEDULER_HELP",
+    "WORKERS_HELP",
+    "command_line",
+    "executor",
+    "fail",
+    "run_one",
+]
+
+DEFAULT_OUT = Path("ntphase-results")
+
+WORKERS_HELP = (
+    "Parallel workers. Default: the available cores. 1 runs serially in this process (BLAS uses the "
+    "cores); more starts one local Dask cluster on 127.0.0.1 with that many single-threaded processes "
+    "(many small tasks run much faster this way than with threaded BLAS)."
+)
+SCHEDULER_HELP = "Address of a running Dask scheduler (tcp://host:port) to run the tasks on (shared filesystem)."
+
+
+def command_line() -> str:
+    """The command line of this process, for run.yaml."""
+    return " ".join(shlex.quote(a) for a in ["ntphase", *sys.argv[1:]])
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print an error and exit with ``code``."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=code)
+
+
+@contextlib.contextmanager
+def executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """Yield what to pass as ``scheduler`` to the sweeps: the address given, ``None``
+    (serial, for one worker), or a client of one local Dask cluster shared by every
+    experiment of the command (started once, closed at the end)."""
+    from ntphase.runtime import available_cores  # CLI start-up: see the module docstring
+
+    if scheduler is not None:
+        yield scheduler
+        return
+    cores = available_cores()
+    workers = cores if workers is None else workers
+    if workers <= 1:
+        yield None
+        return
+    from distributed import Client
+
+    from ntphase.runtime import local_cluster
+
+    cluster = local_cluster(workers, max(1, cores // workers))
+    client = Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def run_one(config, out: Path, scheduler: Any, progress: bool = True):
+    """Run one config (sweep + theory + figures) and return ``(result, seconds)``."""
+    from ntphase.experiments import run_experiment  # CLI start-up: see the module docstring
+
+    start = time.perf_counter()
+    result = run_experiment(config, out, executor="serial" if scheduler is None else "dask",
+                            scheduler=scheduler, progress=progress, command=command_line())
+    return result, time.perf_counter() - start

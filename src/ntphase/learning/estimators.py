@@ -1,0 +1,341 @@
+"""NT, kernel and polynomial ridge regression: functional core and scikit-learn estimators.
+
+Three models share one interface (THEORY.md section 5):
+
+* **NT ridge** (finite width ``N``): the empirical NT kernel ``K_N`` of random
+  first-layer weights ``W`` (``p = N d`` features for ``layers="first"``).
+  Solved on the smaller side: the primal ``n x p`` features when ``p < n``
+  (``N d < n``), otherwise the dual ``n x n`` kernel; never the larger one.
+* **KRR**: the infinite-width kernel ``K(x, x') = H(<x, x'>/d)`` (sphere data).
+* **PRR**: the degree-``<= l`` kernel ``K_{<=l}`` with the ridge increased by the
+  self-induced term, ``lambda + gamma_{>l}`` (``gamma_{>l}`` =
+  :func:`ntphase.sphere.gamma_above`), which KRR approximates for
+  ``B(d, l) << n << B(d, l+1)``.
+
+The functions :func:`~ntphase.learning.nt_ridge_path`, :func:`~ntphase.learning.kernel_ridge_path`
+and :func:`~ntphase.learning.polynomial_ridge_path` return a whole :class:`ntphase.linalg.ridge.RidgePath`
+(many ridges from one decomposition); the estimator classes :class:`NTRidge`,
+:class:`KernelRidgeNT` and :class:`PolynomialRidge` are thin scikit-learn
+shells around the same core (one ridge, Cholesky); the functions are in
+:mod:`ntphase.learning.paths`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ntphase._util.validation import check_choice, check_float, check_int
+from ntphase.activations import get_activation
+from ntphase.conventions import LAYERS, WEIGHT_DISTRIBUTIONS
+from ntphase.data import as_generator, project_to_sphere, sample_weights
+from ntphase.kernels import infinite_kernel, nt_features, nt_kernel, truncated_kernel
+from ntphase.learning.paths import nt_ridge_route
+from ntphase.linalg.ridge import primal_ridge_path, solve_ridge
+from ntphase.sphere import gamma_above
+from ntphase.sphere import level as sphere_level
+
+__all__ = ["KernelRidgeNT", "NTRidge", "PolynomialRidge"]
+
+
+# --------------------------------------------------------------------------- estimators
+
+
+class _NTBase(RegressorMixin, BaseEstimator):
+    """Shared validation for the ntphase regressors (settings checked in ``fit``)."""
+
+    _min_features = 2  # d >= 2: the NT kernels and the sphere need it
+
+    def _validate_common(self) -> tuple[Any, float, str]:
+        activation = get_activation(self.activation)
+        ridge = check_float("ridge", self.ridge, minimum=0.0)
+        layers = check_choice("layers", self.layers, LAYERS)
+        return activation, ridge, layers
+
+    def _fit_data(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, y_numeric=True, ensure_min_features=self._min_features
+        )
+        return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+    def _predict_data(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return np.asarray(X, dtype=np.float64)
+
+
+class NTRidge(_NTBase):
+    """Ridge regression on the empirical NT features of a random two-layer network.
+
+    ``f_hat(x) = K_N(x, X) (K_N + ridge I)^{-1} y`` with
+    ``K_N = (X X^T/d) ∘ (S S^T/N)``, ``S = sigma'(X W^T)``, ``W`` sampled in
+    ``fit`` (THEORY.md sections 1, 5): the NT model ``<a, phi(x)>`` with
+    ``a = argmin ||y - Phi a||^2 + ridge ||a||^2``. ``ridge = 0`` is the
+    minimum-norm interpolator (least squares when ``p < n``).
+
+    Solved on the smaller side: when ``p = N d < n`` (``layers="first"``; see
+    :func:`ntphase.conventions.nt_feature_count`, the choice of
+    :func:`ntphase.learning.paths.nt_ridge_route`) the features ``Phi`` (``n x p``) and a thin SVD are
+    used and ``coef_`` is set; otherwise the kernel ``K_N`` (``n x n``) and a
+    Cholesky solve, and ``dual_coef_`` is set.
+
+    Parameters
+    ----------
+    activation : str or Activation, default "relu"
+    width : int, default 100
+        Number of hidden units ``N``.
+    ridge : float, default 0.0
+        ``lambda >= 0`` in kernel units.
+    layers : {"first", "second", "both"}, default "first"
+    weights : {"gaussian", "sphere"}, default "gaussian"
+        Distribution of the rows of ``W`` (``ntphase.data.sample_weights``).
+    random_state : int, numpy.random.Generator or None
+        Resolved in ``fit`` with ``ntphase.data.as_generator`` (an int seed
+        gives the same ``W`` at every fit).
+
+    Attributes
+    ----------
+    weights_ : ndarray, shape (N, d)
+    coef_ : ndarray, shape (p,)
+        NT coefficients ``a`` (primal route, ``p < n``), else absent.
+    dual_coef_ : ndarray, shape (n,)
+        ``alpha = (K_N + ridge I)^{-1} y`` (dual route, ``p >= n``), else absent.
+    X_fit_ : ndarray, shape (n, d)
+        Training inputs (dual route only; the cross kernel needs them).
+    n_features_in_ : int
+    solver_ : {"primal", "dual"}
+
+    Notes
+    -----
+    Fit cost ``O(n^2 (N + d) + n^3)`` (dual) or ``O(n p^2)`` (primal); predict
+    ``O(n_test n (N + d))`` or ``O(n_test p)``. X need not be on the sphere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((20, 5)); y = rng.standard_normal(20)
+    >>> model = NTRidge("tanh", width=10, random_state=0).fit(X, y)  # p = 50 >= n = 20
+    >>> model.solver_, bool(np.allclose(model.predict(X), y))
+    ('dual', True)
+    """
+
+    def __init__(
+        self,
+        activation: Any = "relu",
+        width: int = 100,
+        ridge: float = 0.0,
+        layers: str = "first",
+        weights: str = "gaussian",
+        random_state: Any = None,
+    ) -> None:
+        self.activation = activation
+        self.width = width
+        self.ridge = ridge
+        self.layers = layers
+        self.weights = weights
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> NTRidge:
+        """Sample ``W``, then solve the ridge problem on the smaller side. Returns ``self``."""
+        activation, ridge, layers = self._validate_common()
+        width = check_int("width", self.width, minimum=1)
+        distribution = check_choice("weights", self.weights, WEIGHT_DISTRIBUTIONS)
+        X, y = self._fit_data(X, y)
+        n, d = X.shape
+        rng = _resolve_random_state(self.random_state)
+        W = sample_weights(width, d, as_generator(rng), distribution=distribution)
+        self.weights_ = np.asarray(W, dtype=np.float64)
+        for name in ("coef_", "dual_coef_", "X_fit_"):
+            self.__dict__.pop(name, None)  # a refit may switch route
+        if nt_ridge_route(n, width, d, layers) == "primal":
+            Phi = nt_features(X, self.weights_, activation, layers=layers)
+            self.coef_ = primal_ridge_path(Phi, y, [ridge]).coef[0]
+            self.solver_ = "primal"
+        else:
+            K = nt_kernel(X, self.weights_, activation, layers=layers)
+            self.dual_coef_ = solve_ridge(K, y, ridge)
+            self.X_fit_ = X
+            self.solver_ = "dual"
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``K_N(X, X_fit) dual_coef_`` (dual) or ``Phi(X) coef_`` (primal), shape ``(n_test,)``."""
+        X = self._predict_data(X)
+        activation = get_activation(self.activation)
+        if self.solver_ == "primal":
+            return nt_features(X, self.weights_, activation, layers=self.layers) @ self.coef_
+        K = nt_kernel(X, self.weights_, activation, X2=self.X_fit_, layers=self.layers)
+        return K @ self.dual_coef_
+
+
+class _SphereKernelRidge(_NTBase):
+    """Common settings, fit and predict for the sphere-only kernels (infinite width, truncated).
+
+    ``fit`` solves ``(K + r I) alpha = y`` by Cholesky (:func:`ntphase.linalg.ridge.solve_ridge`)
+    on the (projected, if ``normalize``) training inputs; a subclass supplies the
+    kernel (``_kernel``) and may resolve its own settings and the ridge ``r``
+    actually solved at (``_check_settings``, ``_resolve_ridge``).
+    """
+
+    def __init__(
+        self,
+        activation: Any = "relu",
+        ridge: float = 0.0,
+        layers: str = "first",
+        normalize: bool = False,
+    ) -> None:
+        self.activation = activation
+        self.ridge = ridge
+        self.layers = layers
+        self.normalize = normalize
+
+    def _sphere(self, X: np.ndarray) -> np.ndarray:
+        if not isinstance(self.normalize, (bool, np.bool_)):
+            raise TypeError(f"normalize must be a bool, got {self.normalize!r}")
+        return project_to_sphere(X) if self.normalize else X
+
+    def _check_settings(self) -> None:
+        """Checks of subclass settings, run after the common ones and before the data."""
+
+    def _resolve_ridge(self, X: np.ndarray, ridge: float, layers: str) -> float:
+        """The ridge the system is solved at (default: the user ridge)."""
+        return ridge
+
+    def fit(self, X: Any, y: Any) -> _SphereKernelRidge:
+        """Solve ``(K + r I) alpha = y`` (Cholesky), ``r`` the solve ridge. Returns ``self``.
+
+        ``r`` is ``ridge`` for :class:`KernelRidgeNT`, ``ridge + gamma_{>l}`` for
+        :class:`PolynomialRidge` (which first resolves ``l`` and ``gamma_{>l}``).
+        """
+        _, ridge, layers = self._validate_common()
+        self._check_settings()
+        X, y = self._fit_data(X, y)
+        X = self._sphere(X)
+        solve_at = self._resolve_ridge(X, ridge, layers)
+        self.dual_coef_ = solve_ridge(self._kernel(X), y, solve_at)
+        self.X_fit_ = X
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``K(X, X_fit) dual_coef_``, shape ``(n_test,)``."""
+        X = self._sphere(self._predict_data(X))
+        return self._kernel(X, self.X_fit_) @ self.dual_coef_
+
+
+class KernelRidgeNT(_SphereKernelRidge):
+    """Kernel ridge regression with the infinite-width NT kernel (width ``N -> infinity``).
+
+    ``f_hat(x) = K(x, X) (K + ridge I)^{-1} y``, ``K(x,x') = H(<x,x'>/d)``
+    (``layers="first"``; THEORY.md sections 2, 5). The kernel is the NT limit only
+    for inputs on the sphere of radius ``sqrt(d)``.
+
+    Parameters
+    ----------
+    activation : str or Activation, default "relu"
+    ridge : float, default 0.0
+        ``lambda >= 0``; ``0`` is the minimum-norm interpolator.
+    layers : {"first", "second", "both"}, default "first"
+    normalize : bool, default False
+        If True, rows are projected onto the sphere (``x sqrt(d)/||x||``,
+        :func:`ntphase.data.project_to_sphere`) in ``fit`` and ``predict``, so any nonzero
+        input is accepted (the model then depends on directions only). If False,
+        off-sphere input raises ``ValueError`` (``ntphase.kernels.infinite_kernel``).
+
+    Attributes
+    ----------
+    dual_coef_ : ndarray, shape (n,)
+    X_fit_ : ndarray, shape (n, d)
+        Training inputs (projected if ``normalize``).
+    n_features_in_ : int
+
+    Notes
+    -----
+    Fit cost ``O(n^2 d + n^3)``, predict ``O(n_test n d)``.
+    """
+
+    # __init__ (activation, ridge, layers, normalize), fit and predict: _SphereKernelRidge
+
+    def _kernel(self, X: np.ndarray, X2: np.ndarray | None = None) -> np.ndarray:
+        return infinite_kernel(X, self.activation, X2=X2, layers=self.layers)
+
+
+class PolynomialRidge(_SphereKernelRidge):
+    """Polynomial ridge regression: the degree-``<= l`` kernel with the self-induced ridge.
+
+    ``f_hat(x) = K_{<=l}(x, X) (K_{<=l} + (ridge + gamma_{>l}) I)^{-1} y`` with
+    ``K_{<=l} = sum_{k<=l} B(d,k) xi_{d,k} P_k(<x,x'>/d)`` and
+    ``gamma_{>l} = H(1) - sum_{k<=l} B(d,k) xi_{d,k}`` (THEORY.md section 5:
+    ``R_KRR(lambda) ≈ R_PRR(lambda + gamma_{>l})``).
+
+    Parameters
+    ----------
+    activation : str or Activation, default "relu"
+    ridge : float, default 0.0
+        The user ridge ``lambda >= 0``; the solve uses ``lambda + gamma_{>l}``.
+    level : int or None, default None
+        ``l``; None uses ``ntphase.sphere.level(n, d, activation, layers)`` (the
+        degrees the ``n`` samples can fill), resolved in ``fit``.
+    layers : {"first", "second", "both"}, default "first"
+    normalize : bool, default False
+        As in :class:`KernelRidgeNT`.
+
+    Attributes
+    ----------
+    level_ : int
+    gamma_ : float
+        ``gamma_{>l}``.
+    effective_ridge_ : float
+        ``ridge + gamma_{>l}``.
+    dual_coef_ : ndarray, shape (n,)
+    X_fit_ : ndarray, shape (n, d)
+    n_features_in_ : int
+
+    Notes
+    -----
+    Fit cost ``O(n^2 (d + l) + n^3)`` plus ``l + 1`` quadratures for ``xi_{d,k}``.
+    """
+
+    def __init__(
+        self,
+        activation: Any = "relu",
+        ridge: float = 0.0,
+        level: int | None = None,
+        layers: str = "first",
+        normalize: bool = False,
+    ) -> None:
+        super().__init__(activation=activation, ridge=ridge, layers=layers, normalize=normalize)
+        self.level = level
+
+    def _kernel(self, X: np.ndarray, X2: np.ndarray | None = None) -> np.ndarray:
+        return truncated_kernel(X, self.activation, self.level_, X2=X2, layers=self.layers)
+
+    def _check_settings(self) -> None:
+        if self.level is not None:
+            check_int("level", self.level, minimum=0)
+
+    def _resolve_ridge(self, X: np.ndarray, ridge: float, layers: str) -> float:
+        """Resolve ``l`` (``level_``) and ``gamma_{>l}`` (``gamma_``); solve at ``ridge + gamma_``."""
+        n, d = X.shape
+        level = (
+            sphere_level(n, d, self.activation, layers=layers)
+            if self.level is None
+            else int(self.level)
+        )
+        self.level_ = int(level)
+        self.gamma_ = float(gamma_above(self.activation, d, self.level_, layers=layers))
+        self.effective_ridge_ = ridge + self.gamma_
+        return self.effective_ridge_
+
+
+def _resolve_random_state(random_state: Any) -> Any:
+    """Accept what ``as_generator`` takes, plus a legacy ``RandomState`` (seeds a Generator)."""
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return random_state
