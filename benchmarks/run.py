@@ -10,7 +10,7 @@ inputs, and the parent checks that they agree numerically. Times are the
 minimum over repeats (``--repeats``) of wall-clock time, with the BLAS
 library's default threads (all cores) unless ``--threads`` is given.
 
-Cases (issue 7 targets in brackets):
+Cases (targets in brackets):
 
 1. ``kernel``: ``nt_kernel`` vs the BLAS floor = time of ``S @ S.T`` (numpy
    uses ``syrk``) plus ``X @ X.T`` for the same shapes [floor/kernel >= 0.9];

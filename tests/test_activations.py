@@ -1,5 +1,5 @@
 """Activations: Hermite coefficients, h, H, g, gamma_l against closed forms and
-independent quadratures (THEORY.md section 2)."""
+independent quadratures (docs/theory.md, section 2)."""
 
 from __future__ import annotations
 

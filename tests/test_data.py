@@ -1,4 +1,4 @@
-"""Data: samplers, harmonic targets with known energies, labels (THEORY.md sections 1, 7)."""
+"""Data: samplers, harmonic targets with known energies, labels (docs/theory.md, sections 1, 7)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Oracles: the defining equations themselves (kappa equation, z'(m) = 0), closed-form
 limits (ridge -> inf, p -> inf, p -> n), and an explicit Gaussian-equivalent random
-matrix for the Silverstein edge. (Moved unchanged from tests/test_theory.py.)
+matrix for the Silverstein edge.
 """
 
 import math
@@ -26,7 +26,7 @@ TAIL = 0.03
 
 
 def test_kappa_equation_is_satisfied():
-    # Oracle: the defining equation df(kappa) + ridge/kappa = n (THEORY.md section 6).
+    # Oracle: the defining equation df(kappa) + ridge/kappa = n (docs/theory.md, section 6).
     for n in (10, 300, 2000, 20000):
         for ridge in (0.0, 1e-6, 0.1, 10.0):
             kappa = solve_kappa(n, ridge, B, XI, TAIL)
@@ -82,7 +82,7 @@ def test_rf_tends_to_krr_as_features_grow():
 
 
 def test_rf_ridge_zero_diverges_at_interpolation_threshold():
-    # Oracle: E = n/(n - p) for p < n and n - df_2 -> 0 as p -> n+ (THEORY.md section 6).
+    # Oracle: E = n/(n - p) for p < n and n - df_2 -> 0 as p -> n+ (docs/theory.md, section 6).
     energy = np.array([0.1, 0.4, 0.3, 0.2])
     n = 1000
     below = [rf_risk_spectral(n, n * (1 - eps), 0.0, B, XI, TAIL, energy, 0.0, 0.5) for eps in (1e-1, 1e-2, 1e-3)]

@@ -1,9 +1,7 @@
 """Monte-Carlo test error and its split form (``ntphase.learning.evaluation``).
 
-Moved unchanged from ``tests/test_ridge.py`` with the functions, which left
-``ntphase.linalg.ridge`` for ``ntphase.learning.evaluation`` (``ntphase.linalg.ridge`` still re-exports
-them; its bad-input test calls them through ``ntphase.linalg.ridge``). Oracles: closed-form moments of Gaussians and the
-orthogonality of spherical harmonics of different degrees.
+Oracles: closed-form moments of Gaussians and the orthogonality of spherical
+harmonics of different degrees.
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ def test_test_error_standard_error_matches_spread_over_test_sets():
 
 def test_split_test_error_adds_exact_energies():
     # Target f* = c1 q1 + c2 q2 + c3 q3 on the sphere; the "fit" is c1 q1 + c2/2 q2
-    # (no degree-3 part). Exact risk (orthonormal harmonics, THEORY.md section 7):
+    # (no degree-3 part). Exact risk (orthonormal harmonics, docs/theory.md, section 7):
     # (c2/2)^2 + c3^2. split_test_error must estimate only (c2/2)^2 by Monte Carlo
     # and add c3^2 exactly: checked within 4 of its standard errors, and its SE
     # must be smaller than the plain test_error SE (which also carries q3's spread).

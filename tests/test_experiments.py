@@ -213,7 +213,7 @@ def test_phase_transition_tanh_lambda_min_zero_below_threshold_and_near_K_far_ab
     assert K_scale > 1e-3  # the infinite-width kernel is well conditioned: the zero is the rank
     far = tanh[tanh["ratio"] == 64.0]
     KN, K = _values(far, quantity="lambda_min_KN"), _values(far, quantity="lambda_min_K")
-    # issue 4: within 15% of lambda_min(K) at Nd/n = 64 (measured deviations here: <= 5%)
+    # target: within 15% of lambda_min(K) at Nd/n = 64 (measured deviations here: <= 5%)
     assert np.all(np.abs(KN / K - 1.0) <= 0.15), KN / K
 
 
@@ -261,7 +261,7 @@ def test_spectrum_groups_counts_trace_and_bulk_mean(runs):
         assert dict(zip(groups["group"], groups["count"])) == dict(zip(pred["group"], pred["count"]))
         gamma = gamma_above(act, 10, level(200, 10, act))
         bulk = float(groups.loc[groups["group"] == "bulk", "value"].iloc[0])
-        # issue 3's criterion for K: bulk mean within 2% of gamma_{>l} (measured here: <= 0.6%)
+        # criterion for K: bulk mean within 2% of gamma_{>l} (measured here: <= 0.6%)
         assert abs(bulk / gamma - 1.0) <= 0.02
 
 
@@ -271,7 +271,7 @@ def test_double_descent_peak_at_threshold_and_ridge_tames_it(runs):
     mean = nt.groupby(["ridge", "ratio"])["value"].mean()
     zero = mean.loc[0.0]
     peak = float(zero.idxmax())
-    # issue 4: the min-norm test-error peak sits within a factor 2 of Nd = n
+    # target: the min-norm test-error peak sits within a factor 2 of Nd = n
     assert 0.5 <= peak <= 2.0, zero
     assert zero.max() > 3.0 * zero.iloc[-1]  # a real peak, well above the wide-network error
     # lambda > 0 tames the peak: its worst error is below the min-norm peak

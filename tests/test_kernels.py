@@ -1,7 +1,7 @@
 """Tests for ntphase.kernels: structured K_N, features, infinite and truncated kernels.
 
 Oracles: a per-neuron Python loop straight from the definition of the NT features
-(THEORY.md section 1), Phi Phi^T from the explicit features, the closed-form ReLU
+(docs/theory.md, section 1), Phi Phi^T from the explicit features, the closed-form ReLU
 arc-cosine kernels, the Monte-Carlo rate N^(-1/2) of K_N -> K (exact for Gaussian
 weights and sphere data at every d), the Gegenbauer expansion of K with its
 nonnegative weights, and NumPy itself for the array-API path.
@@ -48,7 +48,7 @@ def _rel(A, B):
 
 
 def _naive_kernel(X, X2, W, act, layers):
-    """Oracle: K_N(x, x') = sum_k <phi_k(x), phi_k(x')> by a loop over neurons (THEORY.md 1-2)."""
+    """Oracle: K_N(x, x') = sum_k <phi_k(x), phi_k(x')> by a loop over neurons (docs/theory.md 1-2)."""
     N, d = W.shape
     K = np.zeros((X.shape[0], X2.shape[0]))
     for w in W:
@@ -266,7 +266,7 @@ def test_integer_and_list_input_become_float64():
 # memory
 # --------------------------------------------------------------------------- #
 def test_peak_memory_near_output_and_below_estimate():
-    # issue 7: peak memory near the n x n output plus the n x N neuron matrix plus one
+    # target: peak memory near the n x n output plus the n x N neuron matrix plus one
     # block; tracemalloc sees every NumPy allocation. The guard's estimate must bound it.
     n, d, N = 700, 20, 300
     X, _, W = _data(n=n, d=d, N=N)

@@ -1,6 +1,6 @@
-"""Linearized (NT-model) theory of lazy training (THEORY.md section 8): loss curve,
+"""Linearized (NT-model) theory of lazy training (docs/theory.md, section 8): loss curve,
 floor, predictions and rates of gradient descent on the kernel, against explicit
-iterations and closed forms. Moved unchanged from test_training.py.
+iterations and closed forms.
 """
 
 from __future__ import annotations

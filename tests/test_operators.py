@@ -1,6 +1,6 @@
 """Matrix-free NT kernel operator and one-pass width path.
 
-Oracles: an explicit feature matrix ``Phi`` built here from THEORY.md section 2
+Oracles: an explicit feature matrix ``Phi`` built here from docs/theory.md, section 2
 (``K_N = Phi Phi^T``, independent of the package), and ``ntphase.nt_kernel``
 (a second implementation). Products are compared at 1e-12 relative: both sides
 are sums of O(N d) float64 terms of one sign pattern, so rounding is ~1e-15.
@@ -27,7 +27,7 @@ def weights(N, d, rng):
 
 
 def explicit_kernel(X, W, act, layers):
-    """Naive oracle: K = Phi Phi^T with the explicit features of THEORY.md section 2."""
+    """Naive oracle: K = Phi Phi^T with the explicit features of docs/theory.md, section 2."""
     from ntphase.activations import get_activation
 
     act = get_activation(act)
@@ -112,7 +112,7 @@ def test_inputs_not_mutated_and_float32_promoted():
 
 
 def test_rank_is_N_d_below_threshold():
-    # THEORY.md section 4: rank(K_N) <= N d; with N d < n it equals N d for
+    # docs/theory.md, section 4: rank(K_N) <= N d; with N d < n it equals N d for
     # generic data (ReLU units all active on some points).
     rng = np.random.default_rng(4)
     n, d, N = 60, 5, 8  # N d = 40 < n

@@ -2,7 +2,7 @@
 
 Oracles: LAPACK ``eigvalsh`` on the dense matrix (for the matrix-free solvers),
 diagonal matrices with known eigenvalues, the rank bound ``rank K_N <= N d``
-(THEORY.md section 4), and the spike/bulk prediction of THEORY.md section 3
+(docs/theory.md, section 4), and the spike/bulk prediction of docs/theory.md, section 3
 for the closed-form ReLU kernel.
 """
 
@@ -253,7 +253,7 @@ def test_spike_groups_relu_infinite_width():
     """relu, d = 20, n = 400: level l = 2 (1 + 20 + 209 <= 400 < B(20, 4) = 8645; xi_3 = 0).
 
     K = H(X X^T / d) with the closed form H(t) = t (pi - arccos t) / (2 pi).
-    Prediction (THEORY.md section 3): d = 20 eigenvalues near n xi_1 + gamma_{>2},
+    Prediction (docs/theory.md, section 3): d = 20 eigenvalues near n xi_1 + gamma_{>2},
     xi_1 = 1/(4 d) exactly for ReLU (E[u H(u)] = E[u^2]/4, the arcsin part is odd).
 
     Tolerance: the mean over a full spike group removes its Marchenko-Pastur

@@ -1,5 +1,5 @@
 """Sphere: multiplicities, Gegenbauer polynomials, eigenvalues xi_{d,k}, gamma_{>l},
-level (THEORY.md section 3)."""
+level (docs/theory.md, section 3)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_multiplicity_closed_forms_and_polynomial_dimension(d):
 
 def test_multiplicity_d2_and_known_values():
     assert [multiplicity(2, k) for k in range(6)] == [1, 2, 2, 2, 2, 2]
-    assert multiplicity(20, 2) == 209  # THEORY.md
+    assert multiplicity(20, 2) == 209  # docs/theory.md
     assert isinstance(multiplicity(1000, 10), int)
 
 
@@ -145,7 +145,7 @@ def test_relu_xi0_closed_forms():
 
 @pytest.mark.parametrize("d", [2, 3, 10])
 def test_relu_sum_converges_like_one_over_k(d):
-    # THEORY.md: the ReLU partial sums converge like 1/k (arccos singularity at u = 1;
+    # docs/theory.md: the ReLU partial sums converge like 1/k (arccos singularity at u = 1;
     # xi_{d,k} ~ k^{-d}, B(d,k) ~ k^{d-2}). So remainder(10)/remainder(40) ~ 4; the
     # pre-asymptotic ratio measured is 3.2-3.8, within the stated 30%.
     if d == 10:
@@ -257,7 +257,7 @@ def _naive_level(n, d, weights, H1):
 
 
 def test_level():
-    # THEORY.md example: B(20,0) + B(20,1) = 21, + B(20,2) = 230; ReLU's odd degrees don't count.
+    # docs/theory.md example: B(20,0) + B(20,1) = 21, + B(20,2) = 230; ReLU's odd degrees don't count.
     assert level(200, 20, "relu") == 1
     assert level(230, 20, "relu") == 2
     assert level(20, 20, "relu") == 0

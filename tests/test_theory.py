@@ -102,7 +102,7 @@ def test_nt_ridge_risk_tends_to_krr(sphere):
 
 
 def test_relu_edge_is_below_gamma_at_moderate_sizes(sphere):
-    # THEORY.md section 3: the degree l+1 part spreads the bulk below gamma_{>l}
+    # docs/theory.md, section 3: the degree l+1 part spreads the bulk below gamma_{>l}
     # (edge T + [negative part]); the edge is between T (kmax tail) and gamma_{>l}.
     d, n = 20, 2000
     lev = sphere.level(n, d, "relu")

@@ -1,4 +1,4 @@
-"""Theory predictions against seeded simulations (issue 3, THEORY.md sections 3-6).
+"""Theory predictions against seeded simulations (docs/theory.md, sections 3-6).
 
 Tolerances are the issue's (bulk 2%, edge 15%, KRR 10%, NT ridge 15%); each test
 states why its statistical error is well inside the tolerance (standard error of
@@ -7,7 +7,7 @@ fails in a regime it does not cover, the case is xfail(strict=False) with the
 measured numbers in the reason; nothing is loosened.
 
 Test error of kernel fits is computed *exactly* over the sphere (no Monte Carlo;
-THEORY.md section 7's heavy-tail pitfall): for ``f_hat = sum_i alpha_i kappa(<x, x_i>/d)``
+docs/theory.md, section 7's heavy-tail pitfall): for ``f_hat = sum_i alpha_i kappa(<x, x_i>/d)``
 with ``kappa`` of eigenvalues ``xi_k`` (Funk-Hecke)
 ``E_x f_hat f* = sum_i alpha_i sum_k c_k xi_k q_k(x_i)`` and
 ``E_x f_hat^2 = alpha^T M alpha``, ``M_ij = sum_k B(d,k) xi_k^2 P_k(<x_i, x_j>/d)``,
@@ -50,7 +50,7 @@ def _energies(coefs):
 
 # ------------------------------------------------------------------ exact test error
 def _gegenbauer_all(kmax, d, t):
-    """P_0..P_kmax at t by the three-term recurrence (THEORY.md section 3), one pass."""
+    """P_0..P_kmax at t by the three-term recurrence (docs/theory.md, section 3), one pass."""
     out = [np.ones_like(t), t.copy()]
     for j in range(1, kmax):
         out.append(((2 * j + d - 2) * t * out[j] - j * out[j - 1]) / (j + d - 2))
@@ -106,7 +106,7 @@ def _xfail(reason):
     ],
 )
 def test_bulk_mean_is_gamma(activation, d, n):
-    # Prediction (THEORY.md section 3): all eigenvalues but the sum_{k<=l} B(d,k) largest
+    # Prediction (docs/theory.md, section 3): all eigenvalues but the sum_{k<=l} B(d,k) largest
     # (the spike groups) have mean gamma_{>l}. By the trace identity tr K = n H(1) this is
     # exact up to the mass of the spike eigenvectors outside the degree-<=l space, an
     # O(sqrt(B/n)) x (degree l+1 share) effect; 2% is the issue's tolerance.
@@ -132,7 +132,7 @@ def test_bulk_mean_is_gamma(activation, d, n):
     ],
 )
 def test_gaussian_equivalent_edge_predicts_lambda_min(activation, d, n):
-    # Gaussian-equivalent lower edge (Silverstein equation, THEORY.md section 3) vs the
+    # Gaussian-equivalent lower edge (Silverstein equation, docs/theory.md, section 3) vs the
     # smallest eigenvalue of K on one seeded sample. lambda_min fluctuates around its
     # limit on the Tracy-Widom scale n^{-2/3}: measured seed-to-seed spread <= 2% at these
     # sizes (seeds 1, 2), well inside the issue's 15%.
@@ -205,7 +205,7 @@ def _nt_sim(width):
 
     ReLU NT features sigma'(<w,x>) x have no odd-degree >= 3 component (the step has
     degrees 0 and odd, times x: degree 1 and even), so degree 3 is added exactly
-    (THEORY.md section 7). Above the threshold the NT error is estimated with KRR as a
+    (docs/theory.md, section 7). Above the threshold the NT error is estimated with KRR as a
     control variate: exact KRR error + mean over test points of
     ``(f - f_NT)^2 - (f - f_KRR)^2`` (unbiased; the heavy-tailed unlearned degree-4
     residual, common to both, cancels). Below it, plain Monte Carlo.
@@ -353,7 +353,7 @@ def test_prr_with_self_induced_ridge_tracks_krr():
 @pytest.mark.parametrize("ratio", [2.0, 8.0])
 def test_random_features_edge_predicts_lambda_min_of_KN(activation, ratio):
     # Prediction: theory.lambda_min_rf_edge from the eigenvalues of K on the same data
-    # and p = N d (THEORY.md section 4's open goal, random-features view of section 6).
+    # and p = N d (docs/theory.md, section 4's open goal, random-features view of section 6).
     # Oracle: lambda_min(K_N) averaged over 3 weight draws (d = 20, n = 400, seed 11).
     # Tolerance 10%: measured errors were +1.4% to +5.3% here (vs the mean of 3 or of 12
     # draws); one draw's spread (sd/mean) is 1.6-3.9%, so the 3-draw mean's is <= 2.3%

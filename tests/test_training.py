@@ -1,4 +1,4 @@
-"""Lazy training (THEORY.md section 8): gradients, symmetric init, linearized dynamics,
+"""Lazy training (docs/theory.md, section 8): gradients, symmetric init, linearized dynamics,
 memorization rate, floor below the threshold, lazy limit, experiment 5 rows.
 
 Sizes are small (n <= 100, d = 10) so the file runs in well under 90 s on one core.

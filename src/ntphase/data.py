@@ -1,6 +1,6 @@
 """Data: covariates, first-layer weights, targets with a known degree decomposition.
 
-THEORY.md sections 1 and 7. Every sampler takes ``rng``: a
+docs/theory.md, sections 1 and 7. Every sampler takes ``rng``: a
 ``numpy.random.Generator``, an ``int`` seed, or ``None`` (fresh entropy),
 resolved by :func:`as_generator`; nothing uses a global seed.
 """
@@ -85,7 +85,7 @@ def sample_gaussian(n: int, d: int, rng: Any = None) -> np.ndarray:
 
 
 def sample_weights(N: int, d: int, rng: Any = None, distribution: str = "gaussian") -> np.ndarray:  # noqa: N803
-    """First-layer weights ``W`` of shape ``(N, d)`` (THEORY.md section 1).
+    """First-layer weights ``W`` of shape ``(N, d)`` (docs/theory.md, section 1).
 
     ``"gaussian"`` (default): rows ``w_k ~ N(0, I_d/d)``, so ``<w_k, x> ~ N(0, 1)``
     exactly for ``||x||^2 = d``. ``"sphere"``: rows uniform on the unit sphere
@@ -106,7 +106,7 @@ class HarmonicTarget:
     ``q_k(x) = sqrt(B(d,k)) P_k(<v, x>/sqrt(d))`` for a unit vector ``v`` is a
     degree-``k`` spherical harmonic with ``E[q_k(x)^2] = 1`` and
     ``E[q_j q_k] = 0`` for ``j != k`` (``x`` uniform on the sphere of radius
-    ``sqrt(d)``; THEORY.md section 7). Hence ``||P_k f*||^2 = c_k^2``.
+    ``sqrt(d)``; docs/theory.md, section 7). Hence ``||P_k f*||^2 = c_k^2``.
 
     Parameters
     ----------

@@ -1,6 +1,6 @@
 """Spherical harmonics: multiplicities, Gegenbauer polynomials, kernel eigenvalues.
 
-THEORY.md section 3 (Montanari & Zhong 2022, section 2 and appendix). An inner
+docs/theory.md, section 3 (Montanari & Zhong 2022, section 2 and appendix). An inner
 product kernel ``kappa(<x, x'>/d)`` on the sphere of radius ``sqrt(d)`` in
 ``R^d`` has eigenvalue ``xi_{d,k} = E_u[kappa(u) P_k(u)]`` on the degree-``k``
 harmonics (dimension ``B(d,k)``), ``u`` with density proportional to
@@ -419,7 +419,7 @@ def sphere_spectrum(activation, d: int, kmax: int, layers: str = "first") -> Sph
     """Multiplicities and eigenvalues ``xi_{d,k}``, ``k <= kmax``, of the kernel on the sphere.
 
     ``xi_{d,k} = E_u[kappa(u) P_k(u)]`` with ``kappa = activation.kernel_function(., layers)``
-    (THEORY.md section 3). Computed by the power series / random-walk method when
+    (docs/theory.md, section 3). Computed by the power series / random-walk method when
     its truncation error is below ``SERIES_TOL`` relative, else by angular
     quadrature (module docstring). Cached per ``(activation, d, kmax, layers)``;
     arrays are read-only.
@@ -461,7 +461,7 @@ def gamma_above(activation, d: int, l: int, layers: str = "first") -> float:  # 
 def level(n: int, d: int, activation, layers: str = "first") -> int:
     """The level ``l(n, d)``: the degrees that ``n`` samples can fill.
 
-    Operational definition (THEORY.md section 3): the largest degree ``k`` with
+    Operational definition (docs/theory.md, section 3): the largest degree ``k`` with
     ``xi_{d,k} > 0`` such that ``sum_{j<=k, xi_{d,j} > 0} B(d,j) <= n``; 0 if none.
     Degrees with ``xi_{d,k} = 0`` (weight below ``XI_ZERO_RTOL * H(1)``) do not count.
 

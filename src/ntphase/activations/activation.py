@@ -1,6 +1,6 @@
 """Activations, their Hermite coefficients and the NT kernel functions.
 
-THEORY.md section 2 (Montanari & Zhong 2022, section 2). For an activation
+docs/theory.md, section 2 (Montanari & Zhong 2022, section 2). For an activation
 ``sigma`` and a standard Gaussian ``G`` (probabilists' Hermite polynomials
 ``He_j``):
 
@@ -353,7 +353,7 @@ class Activation:
     def gamma(self, l: int) -> float:  # noqa: E741 - the paper's symbol
         """``gamma_l = sum_{j>=l} mu_j^2/j!``, computed as ``E[sigma'(G)^2] - sum_{j<l} mu_j^2/j!``.
 
-        The self-induced ridge at ``d = infinity`` (THEORY.md section 3); ``gamma_0 = E[sigma'^2]``.
+        The self-induced ridge at ``d = infinity`` (docs/theory.md, section 3); ``gamma_0 = E[sigma'^2]``.
         """
         l = check_int("l", l, minimum=0)  # noqa: E741
         head = float(np.sum(self._normalized(max(l - 1, 0), "derivative")[:l] ** 2)) if l else 0.0

@@ -1,6 +1,6 @@
 """Hermite coefficients of an activation.
 
-THEORY.md section 2 (Montanari & Zhong 2022, section 2). The *normalized*
+docs/theory.md, section 2 (Montanari & Zhong 2022, section 2). The *normalized*
 coefficients ``mu_j / sqrt(j!)`` with ``mu_j = E[sigma'(G) He_j(G)]`` (and
 ``c_j / sqrt(j!)`` with ``c_j = E[sigma(G) He_j(G)]``), float64:
 

@@ -1,6 +1,6 @@
 """Kernel functions of an activation on NumPy float64 correlations.
 
-THEORY.md section 2: ``h(t) = E[sigma'(G) sigma'(G')] = sum_j (mu_j/sqrt(j!))^2 t^j``,
+docs/theory.md, section 2: ``h(t) = E[sigma'(G) sigma'(G')] = sum_j (mu_j/sqrt(j!))^2 t^j``,
 first layer ``H(t) = t h(t)``, second layer ``g(t) = sum_j (c_j/sqrt(j!))^2 t^j``,
 evaluated behind :meth:`ntphase.activations.Activation.kernel_function` on a
 validated, clipped float64 array ``t``:

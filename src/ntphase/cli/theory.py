@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-_HELP = """Theory constants and predictions for the NT kernel on the sphere (THEORY.md sections 2-6).
+_HELP = """Theory constants and predictions for the NT kernel on the sphere (docs/theory.md, sections 2-6).
 
 Prints the level l (the degrees that n samples fill), H(1), E[sigma'(G)^2], the Hermite
 coefficients mu_0..mu_8 of sigma', gamma_l = sum_{j>=l} mu_j^2/j! (d = infinity),

@@ -1,6 +1,6 @@
 """Experiment 3: double descent of NT ridge regression in the width ``N``.
 
-THEORY.md section 5: at fixed ``(n, d)`` the test error of the minimum-norm NT
+docs/theory.md, section 5: at fixed ``(n, d)`` the test error of the minimum-norm NT
 interpolator blows up at the interpolation threshold ``N d = n`` (the norm of the
 interpolator diverges there) and comes back down to the kernel ridge regression
 (KRR, infinite width) limit for ``N d >> n``; a ridge ``lambda > 0`` tames the peak.
@@ -81,7 +81,7 @@ class Config(ExperimentConfig):
 
 
 def energies(target: dict[int, float]) -> dict[int, float]:
-    """Degree energies ``||P_k f*||^2 = c_k^2`` (THEORY.md section 7)."""
+    """Degree energies ``||P_k f*||^2 = c_k^2`` (docs/theory.md, section 7)."""
     return {int(k): float(c) ** 2 for k, c in target.items()}
 
 

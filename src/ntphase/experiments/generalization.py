@@ -1,6 +1,6 @@
 """Experiment 4: generalization of NT, kernel and polynomial ridge regression against ``n``.
 
-THEORY.md section 5 (Montanari & Zhong 2022, Theorem 2): for ``N d >> n``,
+docs/theory.md, section 5 (Montanari & Zhong 2022, Theorem 2): for ``N d >> n``,
 ``R_NT(lambda) ~ R_KRR(lambda) ~ R_PRR(lambda + gamma_{>l})``, and the risk tends to
 ``||P_{>l} f*||^2``: a staircase in ``n`` that drops each time ``n`` fills the next
 degree's harmonic space (``n ~ d, d^2, ...``). The minimum-norm interpolator
@@ -16,7 +16,7 @@ One task = one ``(activation, n, repeat)``: fit NT ridge (width ``N = ratio n / 
 KRR (infinite-width ``K``) and PRR (``K_{<=l}`` with ridge ``lambda + gamma_{>l}``) on
 the same sample and evaluate each on fresh points against the noiseless target,
 with the Monte-Carlo standard error (``ridge.split_test_error``: the energy in
-degrees the fit provably lacks is added exactly, THEORY.md section 7).
+degrees the fit provably lacks is added exactly, docs/theory.md, section 7).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def run_task(params: dict, seed: int) -> list[dict]:
     lev = level(n, d, act)
     gamma = float(gamma_above(act, d, lev))
     # Degrees of the target no fit here can contain, whose energy is added exactly
-    # (ridge.split_test_error, THEORY.md section 7): xi_{d,k} = 0 for K, and then also
+    # (ridge.split_test_error, docs/theory.md, section 7): xi_{d,k} = 0 for K, and then also
     # for every NT feature map (K = E_w K_N is PSD, so B xi_k = E_w sum_j ||P_k phi_j||^2 = 0
     # forces P_k phi_j = 0 almost surely); PRR has in addition nothing above its level.
     absent = absent_degrees(act, d, max(coefs))

@@ -1,6 +1,6 @@
 """Experiment 2: the spectrum of ``K_N`` and ``K``: spikes per harmonic degree plus a bulk.
 
-THEORY.md section 3: in the polynomial regime
+docs/theory.md, section 3: in the polynomial regime
 ``K ~ sum_{k<=l} xi_{d,k} Y_k Y_k^T + gamma_{>l} I``, so the spectrum has, for each
 degree ``k <= l`` with ``xi_{d,k} > 0``, a group of about ``B(d,k)`` eigenvalues near
 ``n xi_{d,k} + gamma_{>l}`` and a bulk of the remaining eigenvalues with mean
@@ -240,5 +240,5 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
                      loc="lower left")
     plots.shared_legend(fig, axes[0, 0], ncol=3)
     plots.caption(fig, "Spikes of B(d,k) eigenvalues per degree k <= l, bulk with mean "
-                       r"$\gamma_{>\ell}$ (THEORY.md section 3); histograms / markers: simulation, lines: theory")
+                       r"$\gamma_{>\ell}$ (docs/theory.md, section 3); histograms / markers: simulation, lines: theory")
     return plots.save_figure(fig, outdir, NAME)

@@ -1,4 +1,4 @@
-"""Experiment 5: lazy training of the real network (THEORY.md section 8).
+"""Experiment 5: lazy training of the real network (docs/theory.md, section 8).
 
 Gradient descent on the first-layer weights of the symmetric two-layer network
 with output scale ``alpha`` (:mod:`ntphase.training`) on random labels
@@ -250,7 +250,7 @@ def theory_rows(config: Config) -> list[dict]:
     For ``y`` with i.i.d. N(0, 1) entries and a kernel of rank ``min(n, p)``,
     ``E ||(I - P) y||^2 = n - rank`` and ``E ||y||^2 = n``, so the ratio of
     expectations is ``1 - min(1, p/n)`` (ReLU dead samples can raise the rank
-    deficit slightly, THEORY.md section 4).
+    deficit slightly, docs/theory.md, section 4).
     """
     rows = []
     for act in config.activations:

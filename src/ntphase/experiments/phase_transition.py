@@ -1,6 +1,6 @@
 """Experiment 1: the interpolation phase transition of ``lambda_min(K_N)`` at ``N d = n``.
 
-THEORY.md section 4 (Montanari & Zhong 2022, Theorem 1): for ``N d >> n`` the
+docs/theory.md, section 4 (Montanari & Zhong 2022, Theorem 1): for ``N d >> n`` the
 empirical NT kernel ``K_N`` has ``lambda_min(K_N)`` bounded away from zero, close
 to ``lambda_min(K)`` (and to ``gamma_{>l}`` when ``n << B(d, l+1)``); for ``N d < n``,
 ``rank(K_N) <= N d < n`` so ``lambda_min(K_N) = 0`` and random labels cannot be
@@ -23,7 +23,7 @@ measure
   minimum-norm NT fit of the random labels (the ``lambda -> 0`` ridge limit).
 
 Theory rows: ``gamma_above`` (``gamma_{>l}``), ``lambda_min_edge`` (Gaussian-equivalent
-lower edge of ``K``, THEORY.md section 3), ``mp_conjecture`` (the naive
+lower edge of ``K``, docs/theory.md, section 3), ``mp_conjecture`` (the naive
 Marchenko-Pastur curve ``gamma_{>l} (1 - sqrt(n/(Nd)))^2``, a conjecture) and
 ``train_error_theory`` ``= max(0, 1 - N d / n)``: the min-norm fit projects ``y`` on
 the ``rank(K_N) = min(n, Nd)``-dimensional column space, so for isotropic random

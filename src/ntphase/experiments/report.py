@@ -117,7 +117,7 @@ def theory_constants_html(settings: Sequence[tuple[str, int, int]], lmax: int = 
         for g in s["spikes"]:
             spike_rows.append([act, d, n, g["kind"], "" if g["degree"] is None else g["degree"], g["count"],
                                g["location"]])
-    blocks.append("<p class='note'>Predicted spike groups and bulk of K (THEORY.md section 3): "
+    blocks.append("<p class='note'>Predicted spike groups and bulk of K (docs/theory.md, section 3): "
                   "count B(d,k) at n xi_{d,k} + gamma_{>l}; bulk mean gamma_{>l}.</p>")
     blocks.append(_table(["activation", "d", "n", "group", "degree", "count", "location"], spike_rows, left=4))
     return "\n".join(blocks)

@@ -1,6 +1,6 @@
 """Neural tangent kernels: empirical (finite width), infinite width, truncated.
 
-Normalization (THEORY.md sections 1-2; Montanari & Zhong 2022, section 2): with
+Normalization (docs/theory.md, sections 1-2; Montanari & Zhong 2022, section 2): with
 first-layer weights ``W`` (``N x d``, rows ``w_k``) and data ``X`` (``n x d``),
 
 * first-layer NT features ``phi(x) = (N d)^(-1/2) (sigma'(<w_k, x>) x)_{k <= N}``
@@ -191,7 +191,7 @@ def nt_kernel(
     """Empirical neural tangent kernel ``K_N`` of width ``N = W.shape[0]``.
 
     ``layers="first"``: ``K_N = (X X2^T / d) ∘ (S S2^T / N)``,
-    ``S = sigma'(X W^T)``, ``S2 = sigma'(X2 W^T)`` (THEORY.md section 2);
+    ``S = sigma'(X W^T)``, ``S2 = sigma'(X2 W^T)`` (docs/theory.md, section 2);
     ``"second"``: ``sigma(X W^T) sigma(X2 W^T)^T / N``; ``"both"``: their sum.
     Equal to ``Phi Phi2^T`` with ``Phi = nt_features(X, W, activation, layers)``,
     without forming the ``n x N d`` features.

@@ -1,7 +1,7 @@
 """Inner-product kernels on the sphere: infinite-width and truncated NT kernels.
 
 One concept: kernels of the form ``f(<x, x'>/d)`` for data on the sphere of
-radius ``sqrt(d)`` (THEORY.md sections 2, 3 and 5; Montanari & Zhong 2022,
+radius ``sqrt(d)`` (docs/theory.md, sections 2, 3 and 5; Montanari & Zhong 2022,
 section 2): :func:`infinite_kernel` (``f`` the activation's kernel function,
 the ``N -> infinity`` limit of :func:`ntphase.kernels.nt_kernel`) and
 :func:`truncated_kernel` (its Gegenbauer expansion up to degree ``l``), both
@@ -68,7 +68,7 @@ def infinite_kernel(X: Any, activation: Any, X2: Any = None, layers: str = "firs
 
     ``layers="first"``: ``H(t) = t h(t)``, ``h(t) = E[sigma'(G) sigma'(G')]``;
     ``"second"``: ``g(t) = E[sigma(G) sigma(G')]``; ``"both"``: ``H + g``
-    (``Activation.kernel_function``; THEORY.md section 2). This is the entrywise
+    (``Activation.kernel_function``; docs/theory.md, section 2). This is the entrywise
     limit of :func:`nt_kernel` as ``N -> infinity`` for Gaussian weights
     ``w_k ~ N(0, I/d)``, exact for every ``d``, **when the rows of X lie on the
     sphere of radius sqrt(d)** (then ``<w,x> ~ N(0,1)``).
@@ -119,7 +119,7 @@ def truncated_kernel(
     """Degree-``<= level`` part of the infinite-width kernel on the sphere.
 
     ``K_{<=l}(x, x') = sum_{k <= l} B(d,k) xi_{d,k} P_k(<x, x'>/d)``
-    (THEORY.md sections 3 and 5), with ``B(d,k)`` the harmonic multiplicities,
+    (docs/theory.md, sections 3 and 5), with ``B(d,k)`` the harmonic multiplicities,
     ``xi_{d,k}`` the eigenvalues of the kernel function on the sphere
     (``ntphase.sphere.sphere_spectrum``) and ``P_k`` the Gegenbauer polynomial
     normalized to ``P_k(1) = 1``. As ``level -> infinity`` it tends to

@@ -1,6 +1,6 @@
 """Matrix-free NT kernel operator.
 
-:class:`NTKernelOperator` applies the empirical NT kernel ``K_N`` (THEORY.md
+:class:`NTKernelOperator` applies the empirical NT kernel ``K_N`` (docs/theory.md
 section 2; Montanari & Zhong 2022, section 2) to vectors without forming the
 ``n x n`` matrix: ``O(n N d)`` time per product and ``O((n + N) d)`` memory
 beyond the inputs (plus the ``n x N`` derivative matrix when it is cheap to
@@ -52,7 +52,7 @@ class NTKernelOperator(LinearOperator):
 
     With ``S = sigma'(X W^T)`` (``n x N``) and ``A = sigma(X W^T)``:
 
-    * ``layers="first"``: ``K_N = (X X^T / d) ∘ (S S^T / N)`` (THEORY.md section 2),
+    * ``layers="first"``: ``K_N = (X X^T / d) ∘ (S S^T / N)`` (docs/theory.md, section 2),
       applied as ``K_N v = (1/(N d)) rowsum(X ∘ (S U^T))`` with
       ``U = (X ∘ v)^T S`` (``d x N``), i.e. two matrix products of cost
       ``n N d`` each; for ``m`` vectors the ``(X ∘ v_j)`` are stacked into one

@@ -3,7 +3,7 @@
 One concept: :func:`width_path` yields ``K_N`` for every width ``N`` of an
 increasing grid from ONE pass over the neurons, accumulating
 ``S[:, block] S[:, block]^T`` with BLAS ``syrk`` (``gemm`` for a cross kernel),
-then one Hadamard product by ``X X2^T / d`` per width (THEORY.md section 2;
+then one Hadamard product by ``X X2^T / d`` per width (docs/theory.md, section 2;
 Montanari & Zhong 2022, section 2). It is also the dense engine of
 :meth:`ntphase.kernels.operator.NTKernelOperator.todense`. """
 

@@ -1,6 +1,6 @@
 """NT, kernel and polynomial ridge regression: functional core and scikit-learn estimators.
 
-Three models share one interface (THEORY.md section 5):
+Three models share one interface (docs/theory.md, section 5):
 
 * **NT ridge** (finite width ``N``): the empirical NT kernel ``K_N`` of random
   first-layer weights ``W`` (``p = N d`` features for ``layers="first"``).
@@ -73,7 +73,7 @@ class NTRidge(_NTBase):
 
     ``f_hat(x) = K_N(x, X) (K_N + ridge I)^{-1} y`` with
     ``K_N = (X X^T/d) ∘ (S S^T/N)``, ``S = sigma'(X W^T)``, ``W`` sampled in
-    ``fit`` (THEORY.md sections 1, 5): the NT model ``<a, phi(x)>`` with
+    ``fit`` (docs/theory.md, sections 1, 5): the NT model ``<a, phi(x)>`` with
     ``a = argmin ||y - Phi a||^2 + ridge ||a||^2``. ``ridge = 0`` is the
     minimum-norm interpolator (least squares when ``p < n``).
 
@@ -231,7 +231,7 @@ class KernelRidgeNT(_SphereKernelRidge):
     """Kernel ridge regression with the infinite-width NT kernel (width ``N -> infinity``).
 
     ``f_hat(x) = K(x, X) (K + ridge I)^{-1} y``, ``K(x,x') = H(<x,x'>/d)``
-    (``layers="first"``; THEORY.md sections 2, 5). The kernel is the NT limit only
+    (``layers="first"``; docs/theory.md, sections 2, 5). The kernel is the NT limit only
     for inputs on the sphere of radius ``sqrt(d)``.
 
     Parameters
@@ -269,7 +269,7 @@ class PolynomialRidge(_SphereKernelRidge):
 
     ``f_hat(x) = K_{<=l}(x, X) (K_{<=l} + (ridge + gamma_{>l}) I)^{-1} y`` with
     ``K_{<=l} = sum_{k<=l} B(d,k) xi_{d,k} P_k(<x,x'>/d)`` and
-    ``gamma_{>l} = H(1) - sum_{k<=l} B(d,k) xi_{d,k}`` (THEORY.md section 5:
+    ``gamma_{>l} = H(1) - sum_{k<=l} B(d,k) xi_{d,k}`` (docs/theory.md, section 5:
     ``R_KRR(lambda) ≈ R_PRR(lambda + gamma_{>l})``).
 
     Parameters

@@ -1,6 +1,6 @@
 """Test-error estimation: Monte-Carlo risk of a fitted function, with exact parts.
 
-Public concept (THEORY.md sections 5, 7): the risk ``R = E_x (f*(x) - f_hat(x))^2``
+Public concept (docs/theory.md, sections 5, 7): the risk ``R = E_x (f*(x) - f_hat(x))^2``
 of a fit is estimated on fresh test points by :func:`test_error` (mean and
 standard error, vectorized over a ridge path), and by :func:`split_test_error`
 when the fit provably has no component in some target degrees, whose energies
@@ -25,10 +25,10 @@ def test_error(y_pred: Any, y_true: Any) -> tuple[Any, Any]:
 
     Standard error ``std(squared errors, ddof=1) / sqrt(m)`` over the ``m`` test
     points. ``y_true`` should be the noiseless target ``f*(x_j)`` on fresh points,
-    so that the mean estimates ``R = E_x (f*(x) - f_hat(x))^2`` (THEORY.md
+    so that the mean estimates ``R = E_x (f*(x) - f_hat(x))^2`` (docs/theory.md
     section 5).
 
-    Heavy-tail pitfall (THEORY.md section 7): for targets such as ``He_3(<v,x>)``
+    Heavy-tail pitfall (docs/theory.md, section 7): for targets such as ``He_3(<v,x>)``
     the squared error has very heavy tails, so with thousands of points the
     sample mean is typically *below* the true risk (rare large values are missed)
     and the sample standard deviation, hence this standard error, is itself
@@ -80,7 +80,7 @@ def split_test_error(
 
     ``f*_rest`` the target without those degrees. Only the first term is estimated
     by Monte Carlo (:func:`test_error`), so the heavy-tailed high-degree parts of
-    ``f*`` no longer add noise or bias (THEORY.md section 7). The identity is
+    ``f*`` no longer add noise or bias (docs/theory.md, section 7). The identity is
     only valid when the premise holds; it is the caller's statement about the
     model, not checked here. ``X_test`` must be uniform on the sphere of radius
     ``sqrt(d)`` for the expectation to be the population one.

@@ -3,7 +3,7 @@
 Pure functions that turn data ``(X, y)`` and a model (NT features of fixed
 weights ``W``, the infinite-width kernel ``K``, or the truncated kernel
 ``K_{<=l}`` with the self-induced ridge ``gamma_{>l}``) into a whole
-:class:`ntphase.linalg.RidgePath` (THEORY.md section 5), and the choice of the
+:class:`ntphase.linalg.RidgePath` (docs/theory.md, section 5), and the choice of the
 side NT ridge is solved on (:func:`nt_ridge_route`), shared with
 :class:`ntphase.learning.NTRidge`.
 """
@@ -140,7 +140,7 @@ def polynomial_ridge_path(
 
     ``K_{<=l}(x,x') = sum_{k<=l} B(d,k) xi_{d,k} P_k(<x,x'>/d)``
     (:func:`ntphase.kernels.truncated_kernel`) and ``gamma_{>l} = H(1) -
-    sum_{k<=l} B(d,k) xi_{d,k}`` (:func:`ntphase.sphere.gamma_above`); THEORY.md
+    sum_{k<=l} B(d,k) xi_{d,k}`` (:func:`ntphase.sphere.gamma_above`); docs/theory.md
     section 5. ``level=None`` uses ``ntphase.sphere.level(n, d, activation)``.
     The returned path's ``lambdas`` are the *user* ridges ``lambda``; the solve
     uses ``lambda + gamma_{>l}``. Sphere data only. Cost ``O(n^2 (d + l) + n^3)``.

@@ -1,6 +1,6 @@
 """Spectra of NT kernels: all eigenvalues, the smallest one, the top ones, spike groups.
 
-``lambda_min`` decides the memorization threshold (THEORY.md section 4): it is
+``lambda_min`` decides the memorization threshold (docs/theory.md, section 4): it is
 ``> 0`` iff ``K_N`` is invertible, and ``0`` (up to rounding) when ``N d < n``.
 It is computed densely (``scipy.linalg.eigvalsh`` with an index subset) or
 matrix-free (thick-restart Lanczos or SciPy's LOBPCG on any ``LinearOperator``,
@@ -384,7 +384,7 @@ def top_eigenvalues(K: Any, k: int, method: str = "auto", tol: float = DEFAULT_T
 
 
 def spike_groups(eigs: Any, spectrum: Any, n: int, level: int) -> list[dict]:
-    r"""Group measured eigenvalues by the predicted spikes and bulk (THEORY.md section 3).
+    r"""Group measured eigenvalues by the predicted spikes and bulk (docs/theory.md, section 3).
 
     Prediction at level ``l``: for each degree ``k <= l`` with ``xi_{d,k} > 0``,
     ``B(d,k)`` eigenvalues near ``n xi_{d,k} + gamma_{>l}``; the remaining

@@ -2,7 +2,7 @@
 
 Pure linear algebra on kernel matrices ``K`` (dual, ``n x n``) or feature
 matrices ``Phi`` (primal, ``n x p``); nothing here knows about activations or
-the sphere (THEORY.md section 5).
+the sphere (docs/theory.md, section 5).
 
 Convention (``docs/internals.md``): the ridge ``lambda`` is in kernel units,
 

@@ -39,7 +39,7 @@ def lambda_min_edge(activation: Any, d: int, n: Any, kmax: int | None = None, la
 def lambda_min_mp_conjecture(activation: Any, d: int, n: Any, N: Any, layers: str = "first"):
     """Naive Marchenko-Pastur conjecture ``gamma_{>l} (1 - sqrt(n / p))^2`` for ``p = N d > n``, else 0.
 
-    A *conjecture* (THEORY.md section 4), rough at moderate sizes; ``l`` = level(n, d).
+    A *conjecture* (docs/theory.md, section 4), rough at moderate sizes; ``l`` = level(n, d).
     Vectorized over ``n`` and ``N``.
     """
     d, layers = _check_common(d, layers)
@@ -60,7 +60,7 @@ def lambda_min_rf_edge(kernel_eigenvalues: Any, N: Any, d: int, layers: str = "f
     """Random-features prediction of ``lambda_min(K_N)`` from the spectrum of ``K`` (beyond the paper).
 
     ``K_N`` is treated as a sample covariance of ``p = N d`` features with population
-    kernel ``K`` (THEORY.md sections 4 and 6): the prediction is the lower edge of
+    kernel ``K`` (docs/theory.md, sections 4 and 6): the prediction is the lower edge of
     ``K^{1/2} (Z Z^T/p) K^{1/2}`` (:func:`ntphase.theory.equivalents.random_features_edge`),
     0 for ``p <= n``. ``kernel_eigenvalues`` are those of the infinite-width ``K`` on the
     same data (or of a Gaussian-equivalent sample): the prediction is semi-empirical.

@@ -1,4 +1,4 @@
-"""Deterministic equivalents on an explicit kernel spectrum (THEORY.md sections 3, 6).
+"""Deterministic equivalents on an explicit kernel spectrum (docs/theory.md, sections 3, 6).
 
 The spectral core of :mod:`ntphase.theory`: pure float64 functions of a spectrum
 given explicitly as the multiplicities ``B_k`` and eigenvalues ``xi_k`` of the
@@ -89,7 +89,7 @@ def _solve_df(target: float, multiplicity: np.ndarray, xi: np.ndarray, tail: flo
 def solve_kappa(n: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float) -> float:
     """Effective regularization of KRR: ``kappa > 0`` solving ``df(kappa) + ridge / kappa = n``.
 
-    ``df`` as in :func:`kernel_df` (THEORY.md section 6). Solved by ``brentq`` in
+    ``df`` as in :func:`kernel_df` (docs/theory.md, section 6). Solved by ``brentq`` in
     ``log kappa`` on a bracket that is guaranteed (``df(k) <= (H(1) + ridge)/k`` above,
     ``(T + ridge)/k`` below). ``ridge = 0`` is fine when ``T > 0`` or there are more
     than ``n`` present directions; otherwise (finite rank ``<= n``, no ridge) the
@@ -106,7 +106,7 @@ def solve_kappa(n: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray
 
 
 def silverstein_edge(n: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float) -> float:
-    """Lower edge of the Gaussian-equivalent spectrum (THEORY.md section 3).
+    """Lower edge of the Gaussian-equivalent spectrum (docs/theory.md, section 3).
 
     Model: ``K = sum_k xi_k G_k G_k^T + T I_n`` with ``G_k`` an ``n x B_k`` matrix of i.i.d.
     N(0,1) entries. With ``m = n^{-1} tr (K - z)^{-1} > 0`` for ``z`` below the
@@ -164,7 +164,7 @@ def _excess_error(n: float, df2: float, bias: float, noise: float) -> float:
 
 def krr_risk_spectral(n: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float,
                       degree_energy: np.ndarray, energy_above: float = 0.0, noise: float = 0.0) -> float:
-    """KRR deterministic equivalent on an explicit spectrum (THEORY.md section 6).
+    """KRR deterministic equivalent on an explicit spectrum (docs/theory.md, section 6).
 
     ``kappa`` from :func:`solve_kappa`; ``L_k = xi_k / (xi_k + kappa)``;
     ``E0 = n / (n - sum_k B_k L_k^2)`` (the tail's ``L ~ 0``); excess test error
@@ -184,7 +184,7 @@ def krr_risk_spectral(n: float, ridge: float, multiplicity: np.ndarray, xi: np.n
 
 def rf_risk_spectral(n: float, p: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float,
                      degree_energy: np.ndarray, energy_above: float = 0.0, noise: float = 0.0) -> float:
-    """Random-features deterministic equivalent with ``p`` features (THEORY.md section 6).
+    """Random-features deterministic equivalent with ``p`` features (docs/theory.md, section 6).
 
     Derivation (Bach 2023; Defilippis-Loureiro-Misiakiewicz 2024; Atanasov et al. 2024):
     conditionally on the features, ridge with ``p`` features of covariance
@@ -251,7 +251,7 @@ def random_features_edge(eigenvalues: Any, num_features: Any) -> Any:
     """Lower spectral edge of ``K^{1/2} (Z Z^T / p) K^{1/2}``: the random-features prediction of ``lambda_min(K_N)``.
 
     The NT kernel of width ``N`` is ``K_N = Phi Phi^T`` with ``p = N d`` features whose
-    mean over the weights is ``K`` (THEORY.md section 6, the random-features view).
+    mean over the weights is ``K`` (docs/theory.md, section 6, the random-features view).
     Modelling the ``p`` feature columns as i.i.d. with covariance ``K / p`` gives a
     sample-covariance matrix with population spectrum ``tau`` (the eigenvalues of
     ``K``) and ratio ``n / p``. For ``p > n`` the lower edge of its limiting

@@ -1,4 +1,4 @@
-"""Test-risk predictions of NT, kernel and polynomial ridge regression (THEORY.md sections 5-6).
+"""Test-risk predictions of NT, kernel and polynomial ridge regression (docs/theory.md, sections 5-6).
 
 ``asymptotic_risk`` (the degrees a ridge fit cannot reach), the KRR deterministic
 equivalent ``krr_risk``, polynomial ridge with the self-induced ridge ``prr_risk``,
@@ -38,7 +38,7 @@ __all__ = ["asymptotic_risk", "krr_risk", "nt_ridge_risk", "prr_risk"]
 
 
 def asymptotic_risk(energies: Mapping, level: Any, activation: Any = None, d: int | None = None, layers: str = "first"):
-    """Asymptotic risk ``||P_{>l} f*||^2`` of NT/KRR/PRR ridge (THEORY.md section 5).
+    """Asymptotic risk ``||P_{>l} f*||^2`` of NT/KRR/PRR ridge (docs/theory.md, section 5).
 
     Sum of the target energies ``c_k^2`` over degrees ``k > l``; when ``activation``
     and ``d`` are given, also over degrees ``k <= l`` that the kernel cannot learn
@@ -80,7 +80,7 @@ def _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers):
 
 def krr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noise: float = 0.0,
              kmax: int | None = None, layers: str = "first"):
-    """KRR deterministic equivalent of the test error (excess over noise), THEORY.md section 6.
+    """KRR deterministic equivalent of the test error (excess over noise), docs/theory.md, section 6.
 
     Kernel ``K`` (infinite width) with eigenvalues ``xi_{d,k}`` of multiplicity ``B(d,k)``
     for ``k <= kmax`` and the tail ``T``; ridge ``lambda`` as in ``(K + lambda I)``:
@@ -110,7 +110,7 @@ def prr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noi
     """Deterministic equivalent of polynomial ridge regression PRR(``lambda + gamma_{>l}``).
 
     Kernel ``K_{<=l}`` (degrees ``<= l`` only, no tail) with ridge
-    ``lambda + gamma_{>l}`` (Montanari-Zhong's self-induced ridge, THEORY.md section 5);
+    ``lambda + gamma_{>l}`` (Montanari-Zhong's self-induced ridge, docs/theory.md, section 5);
     target energies above ``l`` are fully in the error. ``level`` defaults to
     ``level(n, d)`` per ``n``. Vectorized over ``n`` and ``ridge``.
     """
@@ -135,7 +135,7 @@ def prr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noi
 
 def nt_ridge_risk(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies: Mapping, noise: float = 0.0,
                   kmax: int | None = None, layers: str = "first"):
-    """Random-features deterministic equivalent of NT ridge at width ``N`` (THEORY.md section 6).
+    """Random-features deterministic equivalent of NT ridge at width ``N`` (docs/theory.md, section 6).
 
     NT ridge viewed as random features with ``p = N d`` features (``layers="first"``;
     ``N`` for "second", ``N (d+1)`` for "both") whose population kernel is ``K``; see

@@ -13,7 +13,7 @@ __all__ = ["spike_prediction"]
 
 
 def spike_prediction(activation: Any, d: int, n: int, level: int | None = None, layers: str = "first") -> list[dict]:
-    """Predicted spike groups and bulk of the infinite-width kernel matrix ``K`` (THEORY.md section 3).
+    """Predicted spike groups and bulk of the infinite-width kernel matrix ``K`` (docs/theory.md, section 3).
 
     ``K ~ sum_{k<=l} xi_{d,k} Y_k Y_k^T + gamma_{>l} I_n``: for each present degree
     ``k <= l`` a group of ``count = B(d,k)`` eigenvalues at

@@ -1,4 +1,4 @@
-r"""Lazy training of the two-layer network (THEORY.md section 8).
+r"""Lazy training of the two-layer network (docs/theory.md, section 8).
 
 Model, initialization and scaling
 ---------------------------------
@@ -9,7 +9,7 @@ NeurIPS 2019)::
     f(x; W, b) = (alpha / sqrt(N)) * sum_k b_k sigma(<w_k, x>),      W: (N, d), b: (N,)
 
 ``alpha`` enters only as this output multiplier. At ``alpha = 1`` this is the
-network of THEORY.md section 1.
+network of docs/theory.md, section 1.
 
 *Symmetric initialization.* With ``m = N / 2``: ``w_1..w_m`` are drawn i.i.d.
 ``N(0, I_d / d)`` (or uniform on the unit sphere), ``w_{m+j} = w_j``,
@@ -33,7 +33,7 @@ in the first-layer weights is::
                                          = alpha^2 d K_N(x, x')              (b_k^2 = 1),
 
 with ``K_N = (X X^T / d) o (S S^T / N)`` exactly as :func:`ntphase.kernels.nt_kernel`
-computes it. The factor ``d`` appears because THEORY's features
+computes it. The factor ``d`` appears because the theory document's features
 ``phi(x) = (N d)^(-1/2) (sigma'(<w_k,x>) x)_k`` carry ``d^(-1/2)`` that the network's
 gradient does not: ``phi(x) = J_W f(x) / (alpha sqrt(d))`` up to the signs ``b_k``.
 
@@ -64,7 +64,7 @@ so the linearized kernel is ``nt_kernel(..., layers="both")``.
 distinct rows, and its rank is at most ``N d / 2``. The NT model of the
 symmetric network therefore has ``p = N d / 2`` effective parameters
 (:func:`tangent_dimension`), and the lazily trained network memorizes arbitrary
-labels iff ``N d / 2 > n`` (THEORY.md section 4 with ``N/2`` distinct units).
+labels iff ``N d / 2 > n`` (docs/theory.md, section 4 with ``N/2`` distinct units).
 
 *How lazy.* The weights move by ``O(1/alpha)``. With the symmetric pairs and a
 smooth ``sigma``, the first-order displacements of the two units of a pair are
@@ -78,10 +78,9 @@ Linearized theory
 -----------------
 The closed-form dynamics of the linearized model on ``K_N(W_0)`` (loss curve,
 floor ``(1/n) ||(I - P) y||^2``, predictions, asymptotic rate
-``-2 log|1 - eta lambda_min(K_N)|``) live in :mod:`ntphase.training.linearized`; its
-public names are re-exported here. The two-layer network itself (output,
-gradient, symmetric initialization, tangent kernel) is in
-:mod:`ntphase.training.network`, re-exported here too.
+``-2 log|1 - eta lambda_min(K_N)|``) are :mod:`ntphase.training.linearized`;
+the two-layer network itself (output, gradient, symmetric initialization,
+tangent kernel) is :mod:`ntphase.training.network`.
 
 Everything is NumPy float64 (inputs of other dtypes are converted; the tiny
 differences ``sigma(<w + Delta, x>) - sigma(<w - Delta, x>)`` of the lazy regime
@@ -271,7 +270,7 @@ def train_network(
     Parameters
     ----------
     X : ndarray (n, d)
-        Training inputs (THEORY uses the sphere of radius ``sqrt(d)``).
+        Training inputs (the theory document uses the sphere of radius ``sqrt(d)``).
     y : ndarray (n,)
         Labels.
     activation : str or Activation

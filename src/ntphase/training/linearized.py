@@ -1,13 +1,13 @@
-r"""Linearized (NT-model) theory of lazy training (THEORY.md section 8).
+r"""Linearized (NT-model) theory of lazy training (docs/theory.md, section 8).
 
-Public concept: the closed-form gradient-descent dynamics of the linearized
+The closed-form gradient-descent dynamics of the linearized
 model ``f_NT(x; a) = <a, phi(x)>`` with loss ``(1/2) ||Phi a - y||^2``, started
 from ``f_0 = 0`` with step ``lr`` in kernel units, written through the kernel
 ``K = Phi Phi^T`` alone (for the trained network, ``K = K_N(W_0)``: see
-:mod:`ntphase.training` for the model, the step-size units and why the
+:mod:`ntphase.training.gradient_descent` for the model, the step-size units and why the
 network's residual obeys ``r_{t+1} = (I - lr K) r_t`` to first order). These
 are the predictions that :func:`ntphase.training.train_network` is compared
-with; the names are re-exported by :mod:`ntphase.training`.
+with.
 
 With ``K = V diag(lambda) V^T`` and ``c = V^T y`` (``r_0 = -y`` since ``f_0 = 0``)::
 

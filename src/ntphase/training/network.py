@@ -1,8 +1,8 @@
-r"""The symmetric two-layer network of lazy training (THEORY.md section 8).
+r"""The symmetric two-layer network of lazy training (docs/theory.md, section 8).
 
-Private module: the model pieces behind :mod:`ntphase.training`, which
-re-exports the public names and documents the conventions (output scale
-``alpha``, symmetric pairs, objective, step units)::
+The model pieces of :mod:`ntphase.training` (the conventions: output scale
+``alpha``, symmetric pairs, objective, step units, are documented in
+:mod:`ntphase.training.gradient_descent`)::
 
     f(x; W, b) = (alpha / sqrt(N)) * sum_k b_k sigma(<w_k, x>),      W: (N, d), b: (N,)
     L(W, b)    = (1 / (2 n alpha^2)) * sum_i (f(x_i; W, b) - y_i)^2
