@@ -18,6 +18,11 @@ from importlinter.cli import lint_imports
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("ntphase", cache_dir=None)
+
+
 def test_import_contracts_are_kept(monkeypatch):
     monkeypatch.chdir(ROOT)
     assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True) == 0
@@ -58,13 +63,12 @@ def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:
     return found
 
 
-def test_no_import_cycles():
-    graph = grimp.build_graph("ntphase", cache_dir=None)
+def test_no_import_cycles(graph):
     assert _cycles(graph) == []
 
 
 def test_cycle_finder_finds_a_planted_cycle():
-    # the check above can fail: plant a circle between two real modules of the graph
+    # the check above can fail: plant a circle between two real modules (in a fresh graph)
     graph = grimp.build_graph("ntphase", cache_dir=None)
     graph.add_import(importer="ntphase.conventions", imported="ntphase.kernels.empirical")
     cycles = _cycles(graph)
@@ -72,7 +76,6 @@ def test_cycle_finder_finds_a_planted_cycle():
 
 
 @pytest.mark.parametrize("layer", ["ntphase.runtime", "ntphase.linalg"])
-def test_layer_has_modules(layer):
+def test_layer_has_modules(graph, layer):
     # a contract on an empty or misspelled layer would pass vacuously
-    graph = grimp.build_graph("ntphase", cache_dir=None)
     assert graph.find_children(layer)
