@@ -157,7 +157,7 @@ def _relu_H_oracle(x: np.ndarray, y: np.ndarray) -> float:
     dot = sum(Fraction(a) * Fraction(b) for a, b in zip(x.tolist(), y.tolist()))
     nx = sum(Fraction(a) ** 2 for a in x.tolist())
     ny = sum(Fraction(b) ** 2 for b in y.tolist())
-    dec = lambda f: Decimal(f.numerator) / Decimal(f.denominator)  # noqa: E731
+    dec = lambda f: Decimal(f.numerator) / Decimal(f.denominator)
     cos = dec(dot) / (dec(nx) * dec(ny)).sqrt()
     pi = _decimal_pi()
     if cos >= 0:

@@ -60,13 +60,13 @@ from typing import Any
 import numpy as np
 from numpy.polynomial import Chebyshev, Polynomial
 
-from ntphase.activations import LAYERS, T_SLACK, Activation, get_activation
 from ntphase._validation import check_choice
+from ntphase.activations import LAYERS, T_SLACK, Activation, get_activation
 
 try:  # numba is optional: the NumPy fallback gives the same values, slower
     import numba
 except ImportError:  # pragma: no cover - exercised by monkeypatching ENGINE in the tests
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 __all__ = [
     "ENGINE",
