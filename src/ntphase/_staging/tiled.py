@@ -62,16 +62,27 @@ def _gram(A: np.ndarray, x_tile: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.matmul(x_tile, y.T, out=A)
 
 
+#: Rows per strip when mirroring a diagonal block.
+_STRIP = 64
+
+
 def _mirror_diagonal_block(T: np.ndarray, i0: int) -> None:
     """Copy the strict lower triangle of the square block ``T[:, i0:i0+rows]`` onto its upper one.
 
     The two halves of a diagonal block come from one GEMM and may differ by rounding;
-    mirroring makes the kernel exactly symmetric, like the off-diagonal tiles.
+    mirroring makes the kernel exactly symmetric, like the off-diagonal tiles. Done in
+    strips of ``_STRIP`` rows (transposed copies; index arrays only for the small
+    triangles), ``O(rows^2)``.
     """
     rows = T.shape[0]
-    upper = np.triu_indices(rows, 1)
     block = T[:, i0 : i0 + rows]
-    block[upper] = block.T[upper]
+    upper = np.triu_indices(min(rows, _STRIP), 1)
+    for k0 in range(0, rows, _STRIP):
+        k1 = min(k0 + _STRIP, rows)
+        square = block[k0:k1, k0:k1]
+        u = upper if k1 - k0 == min(rows, _STRIP) else np.triu_indices(k1 - k0, 1)
+        square[u] = square.T[u]
+        block[k0:k1, k1:] = block[k1:, k0:k1].T
 
 
 def _as_points(name: str, X: Any, ncols: int | None = None) -> np.ndarray:
