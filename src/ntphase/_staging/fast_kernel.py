@@ -33,15 +33,16 @@ function:
   beyond``.
 - **Fused pass.** One compiled pass per row: count the entries beyond
   ``tmax`` (recording them if any), then the two Horner chains in place.
-  Measured on a 4000 x 4000 ReLU tile (d = 100, one thread, this project's
-  2-core development VM, Xeon with AVX-512): plain NumPy Horner in cache-sized
-  chunks 16 ns/entry, numexpr (one expression) 33 ns/entry, numba loop over a
-  coefficient array 21 ns/entry (not vectorized), numba with the coefficients
-  as a tuple (fixed length, unrolled and vectorized by LLVM) 1.8 ns/entry,
-  against 20 ns/entry for NumPy's exact ``arccos`` form and 7-17 ns/entry for
-  the Gram GEMM itself. numba is therefore the engine; without it the module
-  warns once and uses the chunked NumPy Horner (same plans, same certificate
-  re-measured with that evaluator). ``benchmarks/bench_tiled.py --engines``
+  Measured on a 4000 x 4000 ReLU tile (d = 100, one thread, a shared 2-core
+  Xeon VM with AVX-512; ranges over runs under load, 16-20 Horner steps):
+  numba with the coefficients as fixed-length tuples (unrolled and vectorized
+  by LLVM) 1.5-2.4 ns/entry; NumPy Horner in L2-sized chunks 16-43 ns/entry;
+  numexpr, one expression, 33-55 ns/entry; numba looping over a coefficient
+  array 21 ns/entry (not vectorized); NumPy's exact ``arccos`` form 20-59
+  ns/entry; the Gram GEMM itself 7-18 ns/entry. numba is therefore the
+  engine; without it the module warns once and uses the chunked NumPy Horner
+  (same plans, certificate re-measured with that engine).
+  ``benchmarks/bench_tiled.py --engines``
   re-measures these numbers.
 
 Public names: :class:`KernelPlan`, :func:`kernel_plans`, :func:`kernel_tile`,
@@ -299,7 +300,7 @@ ENGINE = "numba" if numba is not None else "numpy"
 def _warn_fallback() -> None:
     warnings.warn(
         "numba is not importable: the fast kernel function runs on its NumPy engine "
-        "(same values, about 5-10x slower); install numba for the fused engine",
+        "(same values, about 10x slower); install numba for the fused engine",
         RuntimeWarning,
         stacklevel=4,
     )
