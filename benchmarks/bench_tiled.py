@@ -37,10 +37,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ntphase import infinite_kernel
-from ntphase._staging import fast_kernel as fk
-from ntphase._staging.tiled import InfiniteKernelOperator, dense_infinite_kernel
 from ntphase.activations import get_activation
 from ntphase.data import sample_sphere
+from ntphase.kernels import fast_function as fk
+from ntphase.kernels.tiled import InfiniteKernelOperator, dense_infinite_kernel
 
 _MIB = 2.0**20
 

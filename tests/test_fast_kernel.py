@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from ntphase._staging import fast_kernel as fk
-from ntphase._staging.tiled import cross_product, dense_infinite_kernel
-from ntphase.activations import ACTIVATIONS, LAYERS, Activation
+from ntphase.activations import ACTIVATIONS, Activation
+from ntphase.conventions import LAYERS
 from ntphase.data import sample_sphere
+from ntphase.kernels import fast_function as fk
+from ntphase.kernels.tiled import cross_product, dense_infinite_kernel
 
 CUSTOM = Activation.from_callables(np.sin, np.cos, name="sin")  # a series-only activation
 ALL = [*ACTIVATIONS.values(), CUSTOM]
@@ -157,7 +158,8 @@ def _relu_H_oracle(x: np.ndarray, y: np.ndarray) -> float:
     dot = sum(Fraction(a) * Fraction(b) for a, b in zip(x.tolist(), y.tolist()))
     nx = sum(Fraction(a) ** 2 for a in x.tolist())
     ny = sum(Fraction(b) ** 2 for b in y.tolist())
-    dec = lambda f: Decimal(f.numerator) / Decimal(f.denominator)
+    def dec(f):
+        return Decimal(f.numerator) / Decimal(f.denominator)
     cos = dec(dot) / (dec(nx) * dec(ny)).sqrt()
     pi = _decimal_pi()
     if cos >= 0:
@@ -196,9 +198,8 @@ def test_relu_near_one_matches_high_precision(sign):
         assert Ks[i, 3 + i] == K[i, i]
 
 
-@pytest.mark.xfail(strict=True, reason="ntphase.infinite_kernel is not yet routed through dense_infinite_kernel")
-def test_current_infinite_kernel_near_one():
-    # oracle as above: documents the ~1e-8 error of arccos of a rounded inner product
+def test_infinite_kernel_near_one():
+    # oracle as above: the public kernel uses the point gap, not arccos of a rounded inner product
     from ntphase import infinite_kernel
 
     X, Y = _near_pairs(np.random.default_rng(11), 100, 1.0)
@@ -229,9 +230,8 @@ def test_kernel_interpolator_reproduces_labels():
     assert np.max(np.abs(predictions - y)) <= 1e-10 * np.max(np.abs(y))
 
 
-@pytest.mark.xfail(strict=True, reason="KernelRidgeNT still uses ntphase.infinite_kernel (arccos near t = 1)")
 def test_kernel_ridge_estimator_reproduces_labels():
-    # identity as above, through the estimator (to be wired after the restructure)
+    # identity as above, through the estimator
     from ntphase import KernelRidgeNT
 
     rng = np.random.default_rng(6)

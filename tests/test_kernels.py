@@ -165,7 +165,9 @@ def test_infinite_kernel_relu_closed_form(layers):
     H = t * (np.pi - np.arccos(t)) / (2 * np.pi)
     g = (np.sqrt(1 - t**2) + (np.pi - np.arccos(t)) * t) / (2 * np.pi)
     expected = {"first": H, "second": g, "both": H + g}[layers]
-    np.testing.assert_allclose(infinite_kernel(X, "relu", X2=X2, layers=layers), expected, rtol=1e-13, atol=1e-15)
+    # the kernel function is a certified polynomial away from |t| = 1 (fitted to 1e-14 of
+    # its value at t = 1, which is O(1) here): absolute 1e-13 where layers cancel ("both")
+    np.testing.assert_allclose(infinite_kernel(X, "relu", X2=X2, layers=layers), expected, rtol=1e-13, atol=1e-13)
 
 
 @pytest.mark.parametrize("name", tuple(ACTIVATIONS))

@@ -28,8 +28,8 @@ SUBPACKAGES = {
     "ntphase._util": set(),
     "ntphase.activations": {"ACTIVATIONS", "Activation", "ClosedForm", "get_activation"},
     "ntphase.kernels": {
-        "NTKernelOperator", "infinite_kernel", "kernel_memory", "nt_features", "nt_kernel",
-        "truncated_kernel", "width_path",
+        "InfiniteKernelOperator", "NTKernelOperator", "cross_product", "infinite_kernel", "kernel_memory",
+        "nt_features", "nt_kernel", "truncated_kernel", "width_path",
     },
     "ntphase.linalg": {
         "LambdaMinResult", "RidgePath", "RidgeSolution", "choose_method", "eigenvalues", "lambda_min",
@@ -41,7 +41,8 @@ SUBPACKAGES = {
         "polynomial_ridge_path", "split_test_error", "test_error",
     },
     "ntphase.theory": {
-        "KMAX_CAP", "KMAX_DIM_FACTOR", "asymptotic_risk", "default_kmax", "kernel_df", "krr_risk",
+        "KMAX_CAP", "KMAX_DIM_FACTOR", "KernelSpectralLaw", "NTKernelSpectralLaw", "filling_degrees",
+        "lambda_min_nt_edge", "asymptotic_risk", "default_kmax", "kernel_df", "krr_risk",
         "krr_risk_spectral", "lambda_min_edge", "lambda_min_mp_conjecture", "lambda_min_rf_edge",
         "nt_ridge_risk", "prr_risk", "random_features_edge", "rf_risk_spectral", "silverstein_edge",
         "solve_kappa", "spike_prediction", "theory_summary",

@@ -1,4 +1,4 @@
-"""Spectral laws of K and K_N (ntphase.spectral_law): limits, identities, explicit matrices, simulation.
+"""Spectral laws of K and K_N (ntphase.theory.spectral_law): limits, identities, explicit matrices, simulation.
 
 Oracles are named per test: closed forms (Marchenko-Pastur), the trace identity, an
 independent solver of the same edge (silverstein_edge), explicit Gaussian-equivalent
@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 import ntphase
-from ntphase._equivalents import silverstein_edge
-from ntphase.spectral_law import (
+from ntphase.theory import lambda_min_edge
+from ntphase.theory.equivalents import silverstein_edge
+from ntphase.theory.spectral_law import (
     KernelSpectralLaw,
     NTKernelSpectralLaw,
     filling_degrees,
     lambda_min_nt_edge,
     spike_groups,
 )
-from ntphase.theory import lambda_min_edge
 
 # A synthetic spectrum with P = 2496 > n present directions (degree-0-like single direction first).
 B = np.array([1.0, 30.0, 465.0, 2000.0])

@@ -159,7 +159,6 @@ def _tracked_text_files() -> list[Path]:
     return files
 
 
-@pytest.mark.xfail(strict=False, reason="citations are replaced at merge")
 def test_no_reference_to_a_theory_file_outside_the_repository():
     # oracle: git ls-files; the forbidden names are built so that this file does not contain them
     forbidden = ["THEORY" + ".md", ".." + "/shared"]

@@ -8,15 +8,15 @@ import scipy.linalg
 from scipy.sparse.linalg import cg
 
 from ntphase import infinite_kernel
-from ntphase._memory import InsufficientMemoryError
-from ntphase._staging.tiled import (
+from ntphase._util.memory import InsufficientMemoryError
+from ntphase.activations import get_activation
+from ntphase.data import sample_sphere
+from ntphase.kernels.tiled import (
     InfiniteKernelOperator,
     cross_product,
     default_tile_rows,
     dense_infinite_kernel,
 )
-from ntphase.activations import get_activation
-from ntphase.data import sample_sphere
 
 hypothesis = pytest.importorskip("hypothesis")  # a test extra (not yet in pyproject's [test])
 given, settings, st = hypothesis.given, hypothesis.settings, hypothesis.strategies

@@ -18,11 +18,21 @@ from ntphase.theory.equivalents import (
     solve_kappa,
 )
 from ntphase.theory.risk import asymptotic_risk, krr_risk, nt_ridge_risk, prr_risk
+from ntphase.theory.spectral_law import (
+    KernelSpectralLaw,
+    NTKernelSpectralLaw,
+    filling_degrees,
+    lambda_min_nt_edge,
+)
 from ntphase.theory.spikes import spike_prediction
 from ntphase.theory.summary import theory_summary
 
 __all__ = [
     "KMAX_CAP",
+    "KernelSpectralLaw",
+    "NTKernelSpectralLaw",
+    "filling_degrees",
+    "lambda_min_nt_edge",
     "KMAX_DIM_FACTOR",
     "asymptotic_risk",
     "default_kmax",

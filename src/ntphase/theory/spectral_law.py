@@ -1,4 +1,4 @@
-"""Spectral laws of ``K`` and ``K_N`` from ``(activation, d, n, N)`` alone (THEORY.md sections 3, 4, 9).
+"""Spectral laws of ``K`` and ``K_N`` from ``(activation, d, n, N)`` alone (docs/theory.md, sections 3, 4, 9).
 
 Two deterministic-equivalent eigenvalue laws, computed before any data is drawn:
 
@@ -63,9 +63,10 @@ import numpy as np
 from scipy.fft import dct
 from scipy.optimize import brentq
 
-from ntphase._validation import check_choice, check_float, check_int
-from ntphase.sphere import ZERO_TOL, multiplicity, sphere_spectrum
-from ntphase.theory import default_kmax, num_features
+from ntphase._util.validation import check_choice, check_float, check_int
+from ntphase.conventions import XI_ZERO_RTOL, nt_feature_count
+from ntphase.sphere import multiplicity, sphere_spectrum
+from ntphase.theory._degrees import default_kmax
 
 __all__ = [
     "FILL_THRESHOLD", "QUAD_NODES", "KernelSpectralLaw", "NTKernelSpectralLaw", "SpectralLaw",
@@ -299,7 +300,7 @@ class SpectralLaw:
             inner[:, [0, -1]] = False
             rho[inner] = self._density_inside(x[inner])
             g = rho * (b - a) * 0.5 * np.sin(theta)  # d(mass)/d(theta)
-            for gi, xi, ai, bi in zip(g, x, a[:, 0], b[:, 0]):
+            for gi, xi, _ai, _bi in zip(g, x, a[:, 0], b[:, 0]):
                 c = self._cosine_coefficients(gi)
                 self._coef.append(c)
                 self._mass_i.append(math.pi * c[0])
@@ -454,7 +455,7 @@ class SpectralLaw:
 
 
 def _spectrum_head(activation: Any, d: int, n: int, kmax: int | None, layers: str):
-    """``(B, xi, T)`` of the degrees ``0..kmax`` (absent ones zeroed), ``T = H(1) - head`` (0 below ``ZERO_TOL H(1)``)."""
+    """``(B, xi, T)`` of the degrees ``0..kmax`` (absent ones zeroed), ``T = H(1) - head`` (0 below ``XI_ZERO_RTOL H(1)``)."""
     d = check_int("d", d, minimum=2)
     n = check_int("n", n, minimum=1)
     check_choice("layers", layers, _LAYERS)
@@ -464,7 +465,7 @@ def _spectrum_head(activation: Any, d: int, n: int, kmax: int | None, layers: st
     xi = np.where(spec.positive(), np.asarray(spec.xi, dtype=np.float64), 0.0)
     H1 = float(spec.H1)
     tail = H1 - float(np.sum(B * xi))
-    return B, xi, (tail if tail > ZERO_TOL * abs(H1) else 0.0)
+    return B, xi, (tail if tail > XI_ZERO_RTOL * abs(H1) else 0.0)
 
 
 def _check_spectrum(multiplicity: Any, xi: Any, tail: Any):
@@ -546,7 +547,7 @@ class NTKernelSpectralLaw(SpectralLaw):
 
     The free multiplicative convolution of :class:`KernelSpectralLaw` with
     Marchenko-Pastur of ratio ``c = n/p``, ``p = N d`` (``layers="first"``;
-    :func:`ntphase.theory.num_features`). Stieltjes transform from
+    :func:`ntphase.conventions.nt_feature_count`). Stieltjes transform from
     ``z = w(s)(1 - c - c w(s) s)``, ``m_{K_N}(z) = w(s) s / z`` (module docstring, (2)).
     Atom at 0 of mass ``1 - p/n`` when ``p < n``. The lower edge for ``p > n`` is
     ``max_u [1/u - c (1/u)(1 + m_K(1/u)/u)]`` over ``u > 1/edge(K)``; it tends to
@@ -556,7 +557,7 @@ class NTKernelSpectralLaw(SpectralLaw):
     ----------
     activation, d, n, kmax, layers : as :class:`KernelSpectralLaw`
     N : int
-        Width; ``p = num_features(N, d, layers)``.
+        Width; ``p = nt_feature_count(N, d, layers)``.
 
     Examples
     --------
@@ -569,7 +570,7 @@ class NTKernelSpectralLaw(SpectralLaw):
                  layers: str = "first") -> None:
         N = check_int("N", N, minimum=1)
         B, xi, tail = _spectrum_head(activation, d, n, kmax, layers)
-        self._init_from(int(n), float(num_features(N, int(d), layers)), B, xi, tail)
+        self._init_from(int(n), float(nt_feature_count(N, int(d), layers)), B, xi, tail)
 
     @classmethod
     def from_spectrum(cls, n: int, p: float, multiplicity: Any, xi: Any, tail: float) -> NTKernelSpectralLaw:
@@ -622,7 +623,7 @@ def lambda_min_nt_edge(activation: Any, d: int, n: Any, N: Any, kmax: int | None
     out = np.empty(shape)
     for idx in np.ndindex(shape):
         nn, NN = int(np.broadcast_to(n_arr, shape)[idx]), int(np.broadcast_to(N_arr, shape)[idx])
-        p = float(num_features(NN, d, layers))
+        p = float(nt_feature_count(NN, d, layers))
         if p <= nn:
             out[idx] = 0.0
             continue

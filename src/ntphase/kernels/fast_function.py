@@ -61,8 +61,9 @@ from typing import Any
 import numpy as np
 from numpy.polynomial import Chebyshev, Polynomial
 
-from ntphase._validation import check_choice
-from ntphase.activations import LAYERS, T_SLACK, Activation, get_activation
+from ntphase._util.validation import check_choice
+from ntphase.activations import Activation, get_activation
+from ntphase.conventions import CORRELATION_SLACK, LAYERS
 
 try:  # numba is optional: the NumPy fallback gives the same values, slower
     import numba
@@ -577,7 +578,7 @@ def fast_kernel_function(t: Any, activation: Any, layers: str = "first") -> np.n
     Parameters
     ----------
     t : array_like of float
-        Correlations in ``[-1, 1]`` (values within ``T_SLACK = 1e-6`` outside are clipped,
+        Correlations in ``[-1, 1]`` (values within ``CORRELATION_SLACK = 1e-6`` outside are clipped,
         like :meth:`~ntphase.activations.Activation.kernel_function`).
     activation : str or Activation
     layers : {"first", "second", "both"}
@@ -599,7 +600,7 @@ def fast_kernel_function(t: Any, activation: Any, layers: str = "first") -> np.n
     values = np.array(t, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise ValueError("t must contain only finite values (found NaN or inf)")
-    if values.size and float(np.max(np.abs(values))) > 1.0 + T_SLACK:
+    if values.size and float(np.max(np.abs(values))) > 1.0 + CORRELATION_SLACK:
         raise ValueError(f"t must be a correlation in [-1, 1]; got max |t| = {np.max(np.abs(values)):.6g}")
     shape = values.shape
     flat = np.ascontiguousarray(values.reshape(1, -1))

@@ -3,7 +3,7 @@
 ``K = H(X X2^T / d)`` (``H`` the activation's kernel function; Montanari &
 Zhong 2022, arXiv:2007.12826, section 2) is never formed for a product: row
 tiles ``T_i = X_i X2^T`` come from one GEMM each into a reused buffer, the
-kernel function is applied in place by :func:`~ntphase._staging.fast_kernel.kernel_tile`
+kernel function is applied in place by :func:`~ntphase.kernels.fast_function.kernel_tile`
 (certified polynomial, exact where ``|t|`` is near 1), and the tile multiplies
 the right-hand sides. Memory ``O(tile_rows * n2 + n m)``.
 
@@ -29,11 +29,12 @@ from typing import Any
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
-from ntphase._kernel_checks import BLOCK_BYTES, check_on_sphere
-from ntphase._memory import check_memory
-from ntphase._staging.fast_kernel import kernel_tile
-from ntphase._validation import check_choice, check_float, check_int, check_matrix
-from ntphase.activations import LAYERS, get_activation
+from ntphase._util.memory import check_memory
+from ntphase._util.validation import check_choice, check_float, check_int, check_matrix
+from ntphase.activations import get_activation
+from ntphase.conventions import KERNEL_BLOCK_BYTES, LAYERS
+from ntphase.kernels._inputs import check_on_sphere
+from ntphase.kernels.fast_function import kernel_tile
 
 __all__ = [
     "TILE_BYTES",
@@ -44,9 +45,9 @@ __all__ = [
 ]
 
 #: Bytes of the reused tile buffer (``tile_rows * n2 * 8``): the project's row-block
-#: budget ``BLOCK_BYTES`` (32 MiB). Large enough that each tile's GEMM runs at full
+#: budget ``KERNEL_BLOCK_BYTES`` (32 MiB). Large enough that each tile's GEMM runs at full
 #: matrix-multiply speed, small beside any kernel worth tiling.
-TILE_BYTES = BLOCK_BYTES
+TILE_BYTES = KERNEL_BLOCK_BYTES
 
 
 def default_tile_rows(n_rows: int, n_cols: int, tile_bytes: int = TILE_BYTES) -> int:
