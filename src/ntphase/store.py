@@ -11,17 +11,23 @@ Layout of a results directory ``DIR``::
     DIR/results.parquet      the assembled table (written by ``assemble``)
     DIR/config.yaml          the exact config (``ntphase.sweep.write_run_info``)
     DIR/run.yaml             command line, versions, host (``ntphase.sweep.write_run_info``)
+    DIR/driver.lock          lock held by the running driver (``ntphase.sweep.lock_directory``)
+    DIR/driver.json          who holds (or last held) the lock: host, pid, start time, command
 
 Every file is written atomically: to a temporary file in the same directory,
 flushed and ``fsync``-ed, then moved over the target with ``os.replace``, so a
 reader (or a rerun after a crash) sees either the old file or the new one,
-never a partial one. Nothing is pickled: parts are Parquet, the rest JSON/YAML.
+never a partial one. Files get the usual permissions of the process umask
+(``0o666 & ~umask``, as ``open`` would give), not ``mkstemp``'s private 0600.
+Nothing is pickled: parts are Parquet, the rest JSON/YAML.
 
 A part is *valid* when it reads back (a truncated Parquet file has no footer
 and fails to open), its Parquet page checksums verify, and the ``ntphase``
 entry of its schema metadata agrees with the file: the key equals the file
 name and ``task_key(experiment, params)``, the row count matches, and the
-SHA-256 of the rows' canonical JSON matches. Invalid parts are recomputed.
+SHA-256 of the rows' canonical JSON matches. Invalid parts are recomputed: any
+error while reading a part (damaged footer, invalid UTF-8 in its schema, ...)
+means "damaged", never a crash.
 """
 
 from __future__ import annotations
@@ -58,6 +64,7 @@ __all__ = [
     "verify_part",
     "part_path",
     "PartError",
+    "StoreError",
     "load_manifest",
     "save_manifest",
     "load_plan",
@@ -84,6 +91,18 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where ``/proc`` allows."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, then restore at once
+    os.umask(mask)
+    return mask
+
+
 def _atomic_replace(path: Path, write: Callable[[int, str], None]) -> Path:
     """Create a temp file beside ``path``, ``write(fd, tmp)`` it (``write`` closes
     ``fd`` and fsyncs the file), move it over ``path``, fsync the directory.
@@ -92,6 +111,7 @@ def _atomic_replace(path: Path, write: Callable[[int, str], None]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
     try:
         write(fd, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from colleagues
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -140,6 +160,11 @@ def remove_temp_files(directory: str | os.PathLike) -> int:
 # ---------------------------------------------------------------- parts
 class PartError(ValueError):
     """A part file is missing, unreadable, truncated, or inconsistent."""
+
+
+class StoreError(ValueError):
+    """A results directory that cannot be used as it is: a corrupt ``manifest.json`` or
+    ``plan.json``, or a directory locked by another running driver."""
 
 
 def part_path(outdir: str | os.PathLike, key: str) -> Path:
@@ -237,8 +262,8 @@ def write_part(
 def _part_meta(path: Path) -> dict:
     try:
         schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise PartError(f"{path.name}: unreadable Parquet ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - any damage (e.g. invalid UTF-8 names) = recompute
+        raise PartError(f"{path.name}: unreadable Parquet ({type(exc).__name__}: {exc})") from exc
     raw = (schema.metadata or {}).get(_META_KEY)
     if raw is None:
         raise PartError(f"{path.name}: no ntphase metadata")
@@ -246,6 +271,8 @@ def _part_meta(path: Path) -> dict:
         meta = json.loads(raw)
     except ValueError as exc:
         raise PartError(f"{path.name}: corrupt ntphase metadata") from exc
+    if not isinstance(meta, dict):
+        raise PartError(f"{path.name}: corrupt ntphase metadata (not a JSON object)")
     return meta
 
 
@@ -271,12 +298,14 @@ def read_part(path: str | os.PathLike, expected_key: str | None = None) -> pa.Ta
         raise PartError(f"{path.name}: bad metadata ({exc})") from exc
     try:
         table = pq.read_table(path, page_checksum_verification=True)
-    except (OSError, pa.ArrowException) as exc:
-        raise PartError(f"{path.name}: unreadable data ({exc})") from exc
-    if table.num_rows != meta.get("n_rows"):
-        raise PartError(f"{path.name}: {table.num_rows} rows, metadata says {meta.get('n_rows')}")
-    if _rows_checksum(table.to_pylist()) != meta.get("checksum"):
-        raise PartError(f"{path.name}: checksum mismatch")
+        if table.num_rows != meta.get("n_rows"):
+            raise PartError(f"{path.name}: {table.num_rows} rows, metadata says {meta.get('n_rows')}")
+        if _rows_checksum(table.to_pylist()) != meta.get("checksum"):
+            raise PartError(f"{path.name}: checksum mismatch")
+    except PartError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any damage = recompute, never a crash
+        raise PartError(f"{path.name}: unreadable data ({type(exc).__name__}: {exc})") from exc
     return table
 
 
@@ -294,7 +323,7 @@ def verify_part(outdir: str | os.PathLike, key: str, full: bool = True) -> bool:
                 return False
             if pq.read_metadata(path).num_rows != meta.get("n_rows"):
                 return False
-    except (PartError, OSError, pa.ArrowException):
+    except Exception:  # noqa: BLE001 - whatever the damage, the part is not valid
         return False
     return True
 
@@ -305,8 +334,29 @@ def _read_json(path: Path, default: Any) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
-    except ValueError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); delete it to rebuild") from exc
+    except ValueError as exc:  # also invalid UTF-8
+        raise StoreError(f"{path} is not valid JSON ({_short_error(exc)}); delete it to rebuild") from None
+
+
+def _short_error(exc: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_store_file(path: Path, obj: Any, what: str) -> Any:
+    """``obj`` read from ``path`` must be a JSON object whose ``tasks`` is ``what``."""
+    tasks = obj.get("tasks") if isinstance(obj, dict) else None
+    ok = isinstance(tasks, dict) if what == "dict" else (
+        isinstance(tasks, list)
+        and all(isinstance(t, dict) and isinstance(t.get("key"), str)
+                and isinstance(t.get("params"), dict) for t in tasks)
+    )
+    if not ok:
+        raise StoreError(
+            f"{path} is not a valid ntphase {path.stem} (expected an object whose 'tasks' is a "
+            f"{'mapping' if what == 'dict' else 'list of {key, params}'}); delete it to rebuild"
+        )
+    return obj
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -322,7 +372,8 @@ def load_manifest(outdir: str | os.PathLike) -> dict:
     ``elapsed_s``, ``worker``, ``params``, ``seed``. The manifest is a record;
     the parts themselves decide what is done.
     """
-    return _read_json(Path(outdir) / "manifest.json", {"format": _FORMAT, "tasks": {}})
+    path = Path(outdir) / "manifest.json"
+    return _check_store_file(path, _read_json(path, {"format": _FORMAT, "tasks": {}}), "dict")
 
 
 def save_manifest(outdir: str | os.PathLike, manifest: Mapping) -> None:
@@ -332,7 +383,9 @@ def save_manifest(outdir: str | os.PathLike, manifest: Mapping) -> None:
 
 def load_plan(outdir: str | os.PathLike) -> dict | None:
     """``plan.json`` (``{"experiment", "module", "tasks": [{"key", "params"}]}``) or None."""
-    return _read_json(Path(outdir) / "plan.json", None)
+    path = Path(outdir) / "plan.json"
+    plan = _read_json(path, None)
+    return None if plan is None else _check_store_file(path, plan, "list")
 
 
 def save_plan(

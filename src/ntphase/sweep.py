@@ -18,7 +18,9 @@ See ``ntphase.store`` for the directory layout and the part format.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import functools
 import importlib
 import itertools
 import json
@@ -37,6 +39,7 @@ import pandas as pd
 from ntphase._validation import check_choice, check_int
 from ntphase.executors import run_on_dask, run_serial
 from ntphase.store import (
+    StoreError,
     atomic_write_bytes,
     assemble,
     canonical_json,
@@ -58,6 +61,7 @@ __all__ = [
     "task_seed",
     "assemble",
     "write_run_info",
+    "lock_directory",
     "REPLICATE",
 ]
 
@@ -267,6 +271,68 @@ def _make_progress(name: str, total: int, skipped: int) -> Any:
     return progress, task_id
 
 
+@contextlib.contextmanager
+def lock_directory(outdir: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``outdir/driver.lock`` while a driver works in ``outdir`` (created if needed).
+
+    One driver per results directory: a second one (another process) is refused
+    at once with a :class:`ntphase.store.StoreError` naming the holder (host,
+    pid, start time, command, from ``outdir/driver.json``). The lock is an OS
+    file lock (``filelock``): it dies with its process, so the lock file left
+    by a killed driver never blocks a resume. Re-entrant within one process
+    (``run_experiment`` holds it around ``run_sweep``).
+
+    Raises
+    ------
+    StoreError
+        Another driver holds the lock.
+    OSError
+        ``outdir`` cannot be created or written (a file, read-only, ...).
+    """
+    from filelock import FileLock, Timeout
+
+    outdir = Path(outdir).resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(outdir / "driver.lock", timeout=0, is_singleton=True)
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = json.loads((outdir / "driver.json").read_text(encoding="utf-8"))
+            who = (f"pid {holder.get('pid')} on {holder.get('host')}, started "
+                   f"{holder.get('started_utc')}: {str(holder.get('command'))[:200]}")
+        except (OSError, ValueError, AttributeError):
+            who = "holder unknown"
+        raise StoreError(
+            f"{outdir} is in use by another ntphase driver ({who}); wait for it to finish, "
+            f"stop it, or use another output directory"
+        ) from None
+    try:
+        if lock.lock_counter == 1:  # the outermost holder records itself
+            holder = {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "command": " ".join(sys.argv),
+            }
+            atomic_write_bytes(outdir / "driver.json", json.dumps(holder).encode("utf-8"))
+        yield outdir
+    finally:
+        lock.release()
+
+
+def _locked(func: Any) -> Any:
+    """Run ``func(experiment, tasks, outdir, ...)`` holding ``lock_directory(outdir)``."""
+
+    @functools.wraps(func)
+    def wrapper(experiment: Any, tasks: Any, outdir: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
+        with lock_directory(outdir):
+            return func(experiment, tasks, outdir, *args, **kwargs)
+
+    return wrapper
+
+
+@_locked
 def run_sweep(
     experiment: Any,
     tasks: Sequence[Mapping[str, Any]],
@@ -298,8 +364,8 @@ def run_sweep(
     outdir : path
         The results directory (created if needed). With a remote scheduler it
         must be a path every worker can write (a shared filesystem). One
-        experiment per directory; two sweeps must not write to one directory
-        at the same time.
+        experiment per directory; one driver at a time (``lock_directory``: a
+        second driver is refused with a ``StoreError`` naming the holder).
     executor : {"auto", "serial", "dask"}
         ``"auto"``: Dask if ``scheduler`` is given or ``workers > 1``, else serial.
     workers : int, optional
