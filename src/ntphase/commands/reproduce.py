@@ -19,7 +19,10 @@ WORKERS_HELP = (
     "cores); more starts one local Dask cluster on 127.0.0.1 with that many single-threaded processes "
     "(many small tasks run much faster this way than with threaded BLAS)."
 )
-SCHEDULER_HELP = "Address of a running Dask scheduler (tcp://host:port) to run the tasks on (shared filesystem)."
+SCHEDULER_HELP = (
+    "Address of a running Dask scheduler (tcp://host:port or tls://host:port) to run the tasks on "
+    "(shared filesystem). TLS credentials come from Dask's configuration (docs/sweeps.md)."
+)
 
 
 def command_line() -> str:
@@ -38,10 +41,17 @@ def executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """Yield what to pass as ``scheduler`` to the sweeps: the address given, ``None``
     (serial, for one worker), or a client of one local Dask cluster shared by every
     experiment of the command (started once, closed at the end)."""
-    from ntphase.executors import available_cores
+    from ntphase.executors import available_cores, connect
 
     if scheduler is not None:
-        yield scheduler
+        try:  # a bad address or an unreachable scheduler: one line, in seconds
+            remote = connect(scheduler)
+        except (ValueError, TypeError, ConnectionError) as exc:
+            fail(str(exc))
+        try:
+            yield remote
+        finally:
+            remote.close()
         return
     cores = available_cores()
     workers = cores if workers is None else workers
@@ -62,13 +72,40 @@ def executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
 
 
 def run_one(config, out: Path, scheduler: Any, progress: bool = True):
-    """Run one config (sweep + theory + figures) and return ``(result, seconds)``."""
+    """Run one config (sweep + theory + figures) and return ``(result, seconds)``.
+
+    An unusable output directory (a file, read-only, corrupt ``manifest.json`` or
+    ``plan.json``, locked by another driver) exits with one line, code 2."""
+    import warnings
+
     from ntphase.experiments import run_experiment
+    from ntphase.store import StoreError
 
     start = time.perf_counter()
-    result = run_experiment(config, out, executor="serial" if scheduler is None else "dask",
-                            scheduler=scheduler, progress=progress, command=command_line())
+    try:
+        with warnings.catch_warnings():  # failed tasks are reported by report_failures
+            warnings.filterwarnings("ignore", message=r".* tasks failed after", category=RuntimeWarning)
+            result = run_experiment(config, out, executor="serial" if scheduler is None else "dask",
+                                    scheduler=scheduler, progress=progress, command=command_line())
+    except (OSError, StoreError) as exc:
+        fail(f"{out / config.experiment}: {exc}")
     return result, time.perf_counter() - start
+
+
+def report_failures(directory: Path) -> int:
+    """Print how many tasks of the sweep in ``directory`` failed and where the
+    tracebacks are; return that number."""
+    from ntphase.store import sweep_status
+
+    info = sweep_status(directory)
+    n_failed = len(info["failed"])
+    if n_failed:
+        typer.secho(
+            f"error: {n_failed} of {info['total']} tasks of {info['experiment']} failed after every "
+            f"attempt; tracebacks in {directory / 'manifest.json'} (summary: ntphase status {directory})",
+            fg=typer.colors.RED, err=True,
+        )
+    return n_failed
 
 
 HELP = (
@@ -119,15 +156,19 @@ def reproduce(
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     total = time.perf_counter()
+    n_failed = 0
     with executor(workers, scheduler) as sched:
         for i, name in enumerate(names, 1):
             config = packaged_config(name, preset)
             typer.secho(f"[{i}/{len(names)}] {name} ({preset})", bold=True)
-            _, seconds = run_one(config, out, sched, progress)
+            result, seconds = run_one(config, out, sched, progress)
             timings[name] = seconds
             typer.echo(f"    done in {seconds:.1f} s -> {out / name}")
+            n_failed += report_failures(result.directory)
     report = build_report(out, timings=timings)
     typer.secho(f"report: {report}  (total {time.perf_counter() - total:.1f} s)", fg=typer.colors.GREEN)
+    if n_failed:
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

@@ -100,6 +100,9 @@ def _write_atomic(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        from ntphase.store import _umask
+
+        os.chmod(tmp, 0o666 & ~_umask())  # the umask's permissions, not mkstemp's 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -139,7 +142,9 @@ def run_experiment(
     :func:`ntphase.sweep.run_sweep` (resumable: tasks already stored in the
     directory are not recomputed; the sweep writes ``results.parquet`` with this
     config's tasks), writes ``theory.parquet`` and, if ``figures``, the figures
-    under ``figures/``.
+    under ``figures/`` (none when no task succeeded: the table is empty).
+    The directory is locked for the whole run (:func:`ntphase.sweep.lock_directory`):
+    a second driver on it is refused.
 
     Parameters
     ----------
@@ -161,23 +166,24 @@ def run_experiment(
     module = get_experiment(config.experiment)
     directory = Path(out) / config.experiment
     directory.mkdir(parents=True, exist_ok=True)
-    sweep.write_run_info(directory, config, command)
-    tasks = module.tasks(config)
-    table = sweep.run_sweep(
-        module,
-        tasks,
-        directory,
-        executor=executor,
-        workers=workers,
-        scheduler=scheduler,
-        retries=retries,
-        progress=progress,
-    )
-    theory = theory_table(module, config)
-    write_table(theory, directory / THEORY_FILE)
-    paths: list[Path] = []
-    if figures:
-        paths = module.plot(table, config, directory / FIGURES_DIR, theory=theory)
+    with sweep.lock_directory(directory):
+        sweep.write_run_info(directory, config, command)
+        tasks = module.tasks(config)
+        table = sweep.run_sweep(
+            module,
+            tasks,
+            directory,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            retries=retries,
+            progress=progress,
+        )
+        theory = theory_table(module, config)
+        write_table(theory, directory / THEORY_FILE)
+        paths: list[Path] = []
+        if figures and not table.empty:  # every task failed: nothing to plot
+            paths = module.plot(table, config, directory / FIGURES_DIR, theory=theory)
     return ExperimentResult(config.experiment, directory, config, table, theory, paths)
 
 
