@@ -123,3 +123,73 @@ def test_corrupt_manifest_or_plan_is_one_clear_error(tmp_path, name, content, ma
     assert "\n" not in message and "delete it to rebuild" in message
     with pytest.raises(StoreError, match=re.escape(str(tmp_path / name))):
         _run(tmp_path)
+
+
+# ---------------------------------------------------------------- Dask: TLS by default
+@pytest.fixture(scope="module")
+def tls_cluster():
+    from ntphase.executors import local_cluster
+
+    with local_cluster(1, 1) as cluster:
+        yield cluster
+
+
+def _refused(address, security=None):
+    """Whether a client with ``security`` fails to connect within 2 s (loopback only)."""
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=2, set_as_default=False, security=security)
+    except (OSError, TimeoutError, ValueError, TypeError):
+        return True
+    client.close()
+    return False
+
+
+def test_local_cluster_speaks_tls_and_refuses_clients_without_its_credentials(tls_cluster):
+    from distributed import Client
+    from distributed.security import Security
+
+    address = tls_cluster.scheduler_address
+    assert address.startswith("tls://127.0.0.1:")  # was: tcp://, no authentication
+    with Client(tls_cluster, set_as_default=False) as client:  # the cluster's own credentials
+        assert client.submit(pow, 3, 4).result(timeout=10) == 81
+    assert _refused(address.replace("tls://", "tcp://"))  # plain TCP: no handshake
+    assert _refused(address, Security.temporary())  # TLS, but a certificate it did not issue
+
+
+def test_local_cluster_credentials_are_private_to_the_user(tls_cluster):
+    from ntphase.executors import _connection_file
+
+    path = _connection_file(tls_cluster.scheduler_address)
+    assert path is not None and path.is_file()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_remote_tls_scheduler_with_credentials_from_dask_config(tmp_path):
+    """docs/sweeps.md: a remote scheduler's credentials come from distributed.comm.tls.*"""
+    import dask
+    from distributed import LocalCluster
+    from distributed.security import Security
+
+    sec = Security.temporary()
+    (tmp_path / "ca.pem").write_text(sec.tls_ca_file)
+    (tmp_path / "cert.pem").write_text(sec.tls_client_cert)
+    (tmp_path / "key.pem").write_text(sec.tls_client_key)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1",
+                      dashboard_address=None, security=sec, protocol="tls://") as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(ConnectionError, match="cannot connect to the Dask scheduler"):
+            from ntphase import executors
+
+            executors.connect(address, timeout=2)  # no credentials configured: refused
+        config = {
+            "distributed.comm.tls.ca-file": str(tmp_path / "ca.pem"),
+            "distributed.comm.tls.client.cert": str(tmp_path / "cert.pem"),
+            "distributed.comm.tls.client.key": str(tmp_path / "key.pem"),
+        }
+        with dask.config.set(config):
+            df = run_sweep(SYN, TASKS, tmp_path / "out", scheduler=address, progress=False)
+    # oracle: the serial run of the same tasks
+    pd.testing.assert_frame_equal(df, _run(tmp_path / "serial"))
