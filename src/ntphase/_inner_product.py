@@ -149,7 +149,9 @@ def truncated_kernel(
     -----
     Cost ``O(n n2 (d + l))`` after the spectrum (``l + 1`` quadratures).
     """
-    level = check_int("level", level, minimum=0)
+    from ntphase.sphere import check_degree
+
+    level = check_degree("level", level)
     layers = check_choice("layers", layers, LAYERS)
     act = resolve_activation(activation)
     # validate the data (and d >= 2) before the spectrum is computed

@@ -60,6 +60,17 @@ def as_generator(rng: Any = None) -> np.random.Generator:
     )
 
 
+def _check_sample_memory(what: str, name: str, rows: int, cols: int, copies: int) -> None:
+    """Memory guard for a float64 ``(rows, cols)`` sample (``copies`` arrays at the peak)."""
+    from ntphase._memory import check_memory
+
+    check_memory(
+        8.0 * copies * rows * cols,
+        f"{what} of shape ({rows}, {cols}) ({name} = {rows})",
+        f"use a smaller {name}, or draw the sample in blocks of rows from one Generator",
+    )
+
+
 def _unit_rows(G: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(G, axis=1, keepdims=True)
     return G / norms  # a standard Gaussian row is zero with probability 0
@@ -73,6 +84,7 @@ def sample_sphere(n: int, d: int, rng: Any = None) -> np.ndarray:
     """
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
+    _check_sample_memory("sample_sphere", "n", n, d, copies=2)
     G = as_generator(rng).standard_normal((n, d))
     return math.sqrt(d) * _unit_rows(G)
 
@@ -81,6 +93,7 @@ def sample_gaussian(n: int, d: int, rng: Any = None) -> np.ndarray:
     """``n`` i.i.d. ``N(0, I_d)`` covariates, float64 ``(n, d)`` (``E||x||^2 = d``)."""
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
+    _check_sample_memory("sample_gaussian", "n", n, d, copies=1)
     return as_generator(rng).standard_normal((n, d))
 
 
@@ -94,6 +107,7 @@ def sample_weights(N: int, d: int, rng: Any = None, distribution: str = "gaussia
     N = check_int("N", N, minimum=1)  # noqa: N806
     d = check_int("d", d, minimum=2)
     check_choice("distribution", distribution, _WEIGHT_DISTRIBUTIONS)
+    _check_sample_memory("sample_weights", "N", N, d, copies=2)
     G = as_generator(rng).standard_normal((N, d))
     if distribution == "gaussian":
         return G / math.sqrt(d)
@@ -135,6 +149,8 @@ class HarmonicTarget:
         for k, c in coefficients.items():
             k = check_int("coefficients degree k", k, minimum=0)
             coefs[k] = check_float(f"coefficients[{k}]", c)
+        if not coefs:
+            raise ValueError("coefficients must map at least one degree k >= 0 to c_k, got {}")
         self.coefficients = dict(sorted(coefs.items()))
         if direction is None:
             v = _unit_rows(as_generator(rng).standard_normal((1, self.d)))[0]
@@ -183,6 +199,7 @@ def random_labels(n: int, rng: Any = None, scale: float = 1.0) -> np.ndarray:
     """Pure-noise labels ``y_i ~ N(0, scale^2)`` i.i.d. (the memorization test), float64 ``(n,)``."""
     n = check_int("n", n, minimum=1)
     scale = check_float("scale", scale, minimum=0.0)
+    _check_sample_memory("random_labels", "n", n, 1, copies=2)
     return scale * as_generator(rng).standard_normal(n)
 
 

@@ -173,6 +173,10 @@ class NTRidge(_NTBase):
         X, y = self._fit_data(X, y)
         n, d = X.shape
         rng = _resolve_random_state(self.random_state)
+        from ntphase._memory import check_memory
+
+        check_memory(16.0 * width * d, f"NTRidge(width={width}) weights W of shape ({width}, {d})",
+                     "use a smaller width: N d >= n already gives the interpolation regime")
         W = sample_weights(width, d, as_generator(rng), distribution=distribution)
         self.weights_ = np.asarray(W, dtype=np.float64)
         for name in ("coef_", "dual_coef_", "X_fit_"):
@@ -353,7 +357,9 @@ class PolynomialRidge(_SphereKernelRidge):
 
     def _check_settings(self) -> None:
         if self.level is not None:
-            check_int("level", self.level, minimum=0)
+            from ntphase.sphere import check_degree
+
+            check_degree("level", self.level)
 
     def _resolve_ridge(self, X: np.ndarray, ridge: float, layers: str) -> float:
         """Resolve ``l`` (``level_``) and ``gamma_{>l}`` (``gamma_``); solve at ``ridge + gamma_``."""

@@ -329,6 +329,10 @@ def lambda_min(
     method = check_choice("method", method, _METHODS)
     tol = check_float("tol", tol, minimum=0.0, allow_equal=False)
     block_size = check_int("block_size", block_size, minimum=1)
+    if rng is not None:  # checked for every method, even dense (which ignores it)
+        from ntphase.data import as_generator
+
+        as_generator(rng)
     if maxiter is not None:
         maxiter = check_int("maxiter", maxiter, minimum=1)
     kind, A = _operand(K)

@@ -431,7 +431,9 @@ def theory_summary(activation: Any, d: int, n: int, lmax: int, layers: str = "fi
 
     d, layers = _check_common(d, layers)
     n = check_int("n", n, minimum=1)
-    lmax = check_int("lmax", lmax, minimum=0)
+    from ntphase.sphere import check_degree
+
+    lmax = check_degree("lmax", lmax)
     act = get_activation(activation)
     lev = int(_level(n, d, act, layers=layers))
     spec = _Spectrum(act, d, max(lmax, lev), layers)
