@@ -14,7 +14,14 @@ import time
 import numpy as np
 import pytest
 
-from ntphase import HarmonicTarget, KernelRidgeNT, NTRidge, PolynomialRidge, lambda_min, nt_kernel
+from ntphase import (
+    HarmonicTarget,
+    KernelRidgeNT,
+    NTRidge,
+    PolynomialRidge,
+    lambda_min,
+    nt_kernel,
+)
 from ntphase._memory import InsufficientMemoryError
 from ntphase.activations import Activation
 from ntphase.data import random_labels, sample_gaussian, sample_sphere, sample_weights

@@ -19,7 +19,15 @@ import sys
 import pandas as pd
 import pytest
 
-from ntphase.store import StoreError, load_manifest, load_plan, part_path, sweep_status, task_key, verify_part
+from ntphase.store import (
+    StoreError,
+    load_manifest,
+    load_plan,
+    part_path,
+    sweep_status,
+    task_key,
+    verify_part,
+)
 from ntphase.sweep import run_sweep
 
 SYN = "ntphase.experiments._synthetic"

@@ -25,7 +25,7 @@ from ntphase._kernel_checks import (
     resolve_activation,
 )
 from ntphase._memory import check_memory
-from ntphase._validation import check_choice, check_int
+from ntphase._validation import check_choice
 
 __all__ = ["infinite_kernel", "truncated_kernel"]
 

@@ -149,7 +149,7 @@ def _check_elementwise(label: str, fn: Callable, grid: np.ndarray, vals: np.ndar
             reversed_vals = np.asarray(fn(grid[::-1].copy()), dtype=np.float64)[::-1]
             single = np.array([np.asarray(fn(grid[i : i + 1].copy()), dtype=np.float64).reshape(-1)[0]
                                for i in picks])
-        except Exception as exc:  # noqa: BLE001 - report the user's error
+        except Exception as exc:  # report the user's error
             raise ValueError(f"{label} failed on a float64 NumPy array: {exc}") from exc
     worst = max(float(np.max(np.abs(reversed_vals - vals), initial=0.0)),
                 float(np.max(np.abs(single - vals[picks]), initial=0.0)))

@@ -93,11 +93,10 @@ def _fsync_dir(path: Path) -> None:
 
 def _umask() -> int:
     """The process umask, read without changing it where ``/proc`` allows."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
     mask = os.umask(0o022)  # elsewhere: read it by setting it, then restore at once
     os.umask(mask)
     return mask
@@ -262,7 +261,7 @@ def write_part(
 def _part_meta(path: Path) -> dict:
     try:
         schema = pq.read_schema(path)
-    except Exception as exc:  # noqa: BLE001 - any damage (e.g. invalid UTF-8 names) = recompute
+    except Exception as exc:  # any damage (e.g. invalid UTF-8 names) = recompute
         raise PartError(f"{path.name}: unreadable Parquet ({type(exc).__name__}: {exc})") from exc
     raw = (schema.metadata or {}).get(_META_KEY)
     if raw is None:
@@ -304,7 +303,7 @@ def read_part(path: str | os.PathLike, expected_key: str | None = None) -> pa.Ta
             raise PartError(f"{path.name}: checksum mismatch")
     except PartError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any damage = recompute, never a crash
+    except Exception as exc:  # any damage = recompute, never a crash
         raise PartError(f"{path.name}: unreadable data ({type(exc).__name__}: {exc})") from exc
     return table
 

@@ -9,8 +9,9 @@ process that computed them; rerunning the same sweep skips every task whose
 part verifies, and recomputes missing, truncated or inconsistent ones.
 
 Executors: ``"serial"`` (this process); ``"dask"`` on a local cluster of
-``workers`` processes bound to 127.0.0.1, or on any running scheduler given
-by ``scheduler="tcp://host:port"`` (an SSH or SLURM cluster: see docs/sweeps.md);
+``workers`` processes bound to 127.0.0.1 (TLS with temporary credentials), or on
+any running scheduler given by ``scheduler="tcp://host:port"`` or ``"tls://host:port"``
+(an SSH or SLURM cluster: see docs/sweeps.md);
 ``"auto"`` picks Dask when a scheduler is given or ``workers > 1``.
 
 See ``ntphase.store`` for the directory layout and the part format.
@@ -372,7 +373,10 @@ def run_sweep(
         Local Dask cluster size (default: the available cores). Ignored with
         ``scheduler``.
     scheduler : str or distributed.Client, optional
-        Address of a running Dask scheduler (``"tcp://host:port"``) or a client.
+        Address of a running Dask scheduler (``"tcp://host:port"`` or
+        ``"tls://host:port"``, TLS credentials from Dask's configuration) or a
+        client. A malformed address is a ``ValueError``; a scheduler that does
+        not answer within ``ntphase.executors.CONNECT_TIMEOUT_S`` a ``ConnectionError``.
     retries : int
         Extra attempts for a failed task (so at most ``retries + 1`` in a run).
     progress : bool
