@@ -8,12 +8,13 @@ resolved by :func:`as_generator`; nothing uses a global seed.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from ntphase._util.memory import check_memory
+from ntphase._util.random import as_generator
 from ntphase._util.validation import check_choice, check_float, check_int, check_matrix, check_vector
 from ntphase.conventions import WEIGHT_DISTRIBUTIONS
 from ntphase.sphere import _gegenbauer_table, multiplicity
@@ -30,33 +31,12 @@ __all__ = [
 ]
 
 
-def as_generator(rng: Any = None) -> np.random.Generator:
-    """Resolve ``rng`` to a ``numpy.random.Generator``.
-
-    Parameters
-    ----------
-    rng : Generator, int >= 0, SeedSequence or None
-        A Generator is returned as is (shared state); an int or SeedSequence seeds
-        a new PCG64 generator; ``None`` uses fresh OS entropy (not reproducible).
-
-    Examples
-    --------
-    >>> float(as_generator(0).standard_normal()) == float(as_generator(0).standard_normal())
-    True
-    """
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, np.random.SeedSequence):
-        return np.random.default_rng(rng)
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"rng must be a non-negative integer seed, got {rng}")
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"rng must be a numpy.random.Generator, a non-negative int seed or None; "
-        f"got {rng!r} ({type(rng).__name__})"
+def _check_sample_memory(what: str, name: str, rows: int, cols: int, copies: int) -> None:
+    """Memory guard for a float64 ``(rows, cols)`` sample (``copies`` arrays at the peak)."""
+    check_memory(
+        8.0 * copies * rows * cols,
+        f"{what} of shape ({rows}, {cols}) ({name} = {rows})",
+        f"use a smaller {name}, or draw the sample in blocks of rows from one Generator",
     )
 
 
@@ -73,6 +53,7 @@ def sample_sphere(n: int, d: int, rng: Any = None) -> np.ndarray:
     """
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
+    _check_sample_memory("sample_sphere", "n", n, d, copies=2)
     G = as_generator(rng).standard_normal((n, d))
     return math.sqrt(d) * _unit_rows(G)
 
@@ -81,6 +62,7 @@ def sample_gaussian(n: int, d: int, rng: Any = None) -> np.ndarray:
     """``n`` i.i.d. ``N(0, I_d)`` covariates, float64 ``(n, d)`` (``E||x||^2 = d``)."""
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
+    _check_sample_memory("sample_gaussian", "n", n, d, copies=1)
     return as_generator(rng).standard_normal((n, d))
 
 
@@ -94,6 +76,7 @@ def sample_weights(N: int, d: int, rng: Any = None, distribution: str = "gaussia
     N = check_int("N", N, minimum=1)  # noqa: N806
     d = check_int("d", d, minimum=2)
     check_choice("distribution", distribution, WEIGHT_DISTRIBUTIONS)
+    _check_sample_memory("sample_weights", "N", N, d, copies=2)
     G = as_generator(rng).standard_normal((N, d))
     if distribution == "gaussian":
         return G / math.sqrt(d)
@@ -135,6 +118,8 @@ class HarmonicTarget:
         for k, c in coefficients.items():
             k = check_int("coefficients degree k", k, minimum=0)
             coefs[k] = check_float(f"coefficients[{k}]", c)
+        if not coefs:
+            raise ValueError("coefficients must map at least one degree k >= 0 to c_k, got {}")
         self.coefficients = dict(sorted(coefs.items()))
         if direction is None:
             v = _unit_rows(as_generator(rng).standard_normal((1, self.d)))[0]
@@ -183,6 +168,7 @@ def random_labels(n: int, rng: Any = None, scale: float = 1.0) -> np.ndarray:
     """Pure-noise labels ``y_i ~ N(0, scale^2)`` i.i.d. (the memorization test), float64 ``(n,)``."""
     n = check_int("n", n, minimum=1)
     scale = check_float("scale", scale, minimum=0.0)
+    _check_sample_memory("random_labels", "n", n, 1, copies=2)
     return scale * as_generator(rng).standard_normal(n)
 
 

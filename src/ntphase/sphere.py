@@ -70,6 +70,12 @@ SERIES_TOL = 1e-15
 _MAX_TERMS = 4096
 #: Largest kmax explored by :func:`level` (d = 2 has B(2,k) = 2 for every k).
 _LEVEL_KMAX = 4096
+#: Largest degree ``kmax`` a spectrum may be asked for: the cost grows as ``kmax^2``
+#: (about 2.5 s at 4096 on one core), and weights of higher degrees are far below
+#: float64 resolution of ``H(1)`` for every activation here.
+MAX_DEGREE = 4096
+#: Measured seconds of ``sphere_spectrum`` at ``kmax = MAX_DEGREE`` (one core; relu, d = 20).
+_SECONDS_AT_MAX_DEGREE = 2.5
 _GL_POINTS = 24
 #: Angular-quadrature rounding error estimate, in units of eps sqrt(B(d,k)) max|kappa|
 #: (measured against the series method: the actual error is 3-10 times smaller).
@@ -443,9 +449,27 @@ def sphere_spectrum(activation, d: int, kmax: int, layers: str = "first") -> Sph
     """
     act = get_activation(activation)
     d = _check_d(d)
-    kmax = check_int("kmax", kmax, minimum=0)
+    kmax = check_degree("kmax", kmax)
     check_choice("layers", layers, LAYERS)
     return _spectrum_cached(act, d, kmax, layers)
+
+
+def check_degree(name: str, kmax: int) -> int:
+    """``kmax`` as an int in ``[0, MAX_DEGREE]``, else an error with the time it would take.
+
+    Used by every entry point that computes a spectrum up to a degree
+    (``sphere_spectrum``, ``gamma_above``, ``truncated_kernel``,
+    ``PolynomialRidge(level=...)``, ``ntphase theory --lmax``).
+    """
+    kmax = check_int(name, kmax, minimum=0)
+    if kmax > MAX_DEGREE:
+        seconds = _SECONDS_AT_MAX_DEGREE * (kmax / MAX_DEGREE) ** 2
+        raise ValueError(
+            f"{name} = {kmax} exceeds MAX_DEGREE = {MAX_DEGREE}: the spectrum would take about "
+            f"{seconds / 60:.3g} minutes (cost grows as {name}^2) for weights far below float64 "
+            f"resolution; use {name} <= {MAX_DEGREE} (the level l(n, d) of any feasible n is far smaller)"
+        )
+    return kmax
 
 
 def gamma_above(activation, d: int, l: int, layers: str = "first") -> float:  # noqa: E741
@@ -454,7 +478,7 @@ def gamma_above(activation, d: int, l: int, layers: str = "first") -> float:  # 
     Computed as ``kappa(1)`` minus the head, never as a tail sum (ReLU's tail
     converges like ``1/k``). ``d -> infinity`` limit: ``sum_{k>l} a_k = Activation.gamma(l)``.
     """
-    l = check_int("l", l, minimum=0)  # noqa: E741
+    l = check_degree("l", l)  # noqa: E741
     return sphere_spectrum(activation, d, l, layers).gamma_above(l)
 
 

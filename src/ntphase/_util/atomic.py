@@ -31,11 +31,24 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def process_umask() -> int:
+    """The process umask, read without changing it where ``/proc`` allows."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, then restore at once
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Create ``path`` atomically: ``write(tmp)`` fills a temporary file beside it.
 
     ``write`` receives the temporary file's path (it exists, empty) and writes the
-    whole content there; the file is then fsynced and renamed over ``path``. The
+    whole content there; the file is then fsynced, given the permissions of the
+    process umask (``0o666 & ~umask``, as ``open`` would give, not ``mkstemp``'s
+    private 0600) and renamed over ``path``. The
     parent directory is created if needed. On any error the temporary file is
     removed and the error re-raised. Returns ``path`` as a ``Path``.
     """
@@ -47,6 +60,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~process_umask())  # mkstemp's 0600 would hide results from colleagues
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

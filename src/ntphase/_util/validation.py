@@ -84,7 +84,11 @@ def check_matrix(name: str, X: Any, ncols: int | None = None, xp: Any = None) ->
 
 
 def check_vector(name: str, y: Any, length: int | None = None) -> np.ndarray:
-    """Check that ``y`` is a finite 1-D float64 NumPy vector (of ``length`` if given)."""
+    """Check that ``y`` is a finite 1-D float64 NumPy vector (of ``length`` if given).
+
+    Complex input is a ``TypeError`` (NumPy would silently drop the imaginary part)."""
+    if np.iscomplexobj(y) or (not isinstance(y, np.ndarray) and np.iscomplexobj(np.asarray(y))):
+        raise TypeError(f"{name} must be real; got complex values (dtype {np.asarray(y).dtype})")
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array, got shape {y.shape}")

@@ -181,6 +181,28 @@ ERF = ClosedForm("erf", erf_normalized, {"derivative": (_ERF_H1, _ERF_H1), "acti
 # --------------------------------------------------------------------------
 # the Activation object
 # --------------------------------------------------------------------------
+def _check_elementwise(label: str, fn: Callable, grid: np.ndarray, vals: np.ndarray) -> None:
+    """``fn`` must act entry by entry: on a reversed grid and on single points it must give
+    the same values (to 1e-12 relative) as on the whole grid; a shape check alone
+    accepts ``np.sort`` or ``x - x.mean()``."""
+    scale = 1e-12 * max(1.0, float(np.max(np.abs(vals))))
+    picks = np.linspace(0, grid.size - 1, 9).astype(int)
+    with np.errstate(all="ignore"):
+        try:
+            reversed_vals = np.asarray(fn(grid[::-1].copy()), dtype=np.float64)[::-1]
+            single = np.array([np.asarray(fn(grid[i : i + 1].copy()), dtype=np.float64).reshape(-1)[0]
+                               for i in picks])
+        except Exception as exc:  # report the user's error
+            raise ValueError(f"{label} failed on a float64 NumPy array: {exc}") from exc
+    worst = max(float(np.max(np.abs(reversed_vals - vals), initial=0.0)),
+                float(np.max(np.abs(single - vals[picks]), initial=0.0)))
+    if not worst <= scale:
+        raise ValueError(
+            f"{label} must be elementwise (each output depends only on its own input): its values "
+            f"change by up to {worst:.3g} when the same points are reordered or passed one at a time"
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class Activation:
     """An activation ``sigma`` with its derivative and Gaussian statistics.
@@ -281,6 +303,7 @@ class Activation:
                     f"{label} must be finite on [-{_CHECK_RANGE:g}, {_CHECK_RANGE:g}]; "
                     f"got {vals[bad][0]} at x = {grid[bad][0]:g} (and {int(bad.sum()) - 1} more)"
                 )
+            _check_elementwise(label, fn, grid, vals)
         return cls(name=name, closed_form=None, breakpoints=bps, _sigma_np=sigma, _dsigma_np=dsigma)
 
     # -- elementwise ----------------------------------------------------------

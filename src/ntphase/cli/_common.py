@@ -11,6 +11,7 @@ import contextlib
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,6 +25,7 @@ __all__ = [
     "command_line",
     "executor",
     "fail",
+    "report_failures",
     "run_one",
 ]
 
@@ -34,7 +36,10 @@ WORKERS_HELP = (
     "cores); more starts one local Dask cluster on 127.0.0.1 with that many single-threaded processes "
     "(many small tasks run much faster this way than with threaded BLAS)."
 )
-SCHEDULER_HELP = "Address of a running Dask scheduler (tcp://host:port) to run the tasks on (shared filesystem)."
+SCHEDULER_HELP = (
+    "Address of a running Dask scheduler (tcp://host:port or tls://host:port) to run the tasks on "
+    "(shared filesystem). TLS credentials come from Dask's configuration (docs/sweeps.md)."
+)
 
 
 def command_line() -> str:
@@ -53,10 +58,17 @@ def executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """Yield what to pass as ``scheduler`` to the sweeps: the address given, ``None``
     (serial, for one worker), or a client of one local Dask cluster shared by every
     experiment of the command (started once, closed at the end)."""
-    from ntphase.runtime import available_cores  # CLI start-up: see the module docstring
+    from ntphase.runtime import available_cores, connect  # CLI start-up: see the module docstring
 
     if scheduler is not None:
-        yield scheduler
+        try:  # a bad address or an unreachable scheduler: one line, in seconds
+            remote = connect(scheduler)
+        except (ValueError, TypeError, ConnectionError) as exc:
+            fail(str(exc))
+        try:
+            yield remote
+        finally:
+            remote.close()
         return
     cores = available_cores()
     workers = cores if workers is None else workers
@@ -77,10 +89,35 @@ def executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
 
 
 def run_one(config, out: Path, scheduler: Any, progress: bool = True):
-    """Run one config (sweep + theory + figures) and return ``(result, seconds)``."""
+    """Run one config (sweep + theory + figures) and return ``(result, seconds)``.
+
+    An unusable output directory (a file, read-only, corrupt ``manifest.json`` or
+    ``plan.json``, locked by another driver) exits with one line, code 2."""
     from ntphase.experiments import run_experiment  # CLI start-up: see the module docstring
+    from ntphase.runtime.store import StoreError
 
     start = time.perf_counter()
-    result = run_experiment(config, out, executor="serial" if scheduler is None else "dask",
-                            scheduler=scheduler, progress=progress, command=command_line())
+    try:
+        with warnings.catch_warnings():  # failed tasks are reported by report_failures
+            warnings.filterwarnings("ignore", message=r".* tasks failed after", category=RuntimeWarning)
+            result = run_experiment(config, out, executor="serial" if scheduler is None else "dask",
+                                    scheduler=scheduler, progress=progress, command=command_line())
+    except (OSError, StoreError) as exc:
+        fail(f"{out / config.experiment}: {exc}")
     return result, time.perf_counter() - start
+
+
+def report_failures(directory: Path) -> int:
+    """Print how many tasks of the sweep in ``directory`` failed and where the
+    tracebacks are; return that number."""
+    from ntphase.runtime.store import sweep_status
+
+    info = sweep_status(directory)
+    n_failed = len(info["failed"])
+    if n_failed:
+        typer.secho(
+            f"error: {n_failed} of {info['total']} tasks of {info['experiment']} failed after every "
+            f"attempt; tracebacks in {directory / 'manifest.json'} (summary: ntphase status {directory})",
+            fg=typer.colors.RED, err=True,
+        )
+    return n_failed

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from ntphase.cli._common import DEFAULT_OUT, SCHEDULER_HELP, WORKERS_HELP, executor, fail, run_one
+from ntphase.cli._common import (
+    DEFAULT_OUT,
+    SCHEDULER_HELP,
+    WORKERS_HELP,
+    executor,
+    fail,
+    report_failures,
+    run_one,
+)
 
 HELP = (
     "Reproduce the paper's phenomena: run every experiment, then write OUT/report.html.\n\n"
@@ -58,15 +66,19 @@ def reproduce(
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     total = time.perf_counter()
+    n_failed = 0
     with executor(workers, scheduler) as sched:
         for i, name in enumerate(names, 1):
             config = packaged_config(name, preset)
             typer.secho(f"[{i}/{len(names)}] {name} ({preset})", bold=True)
-            _, seconds = run_one(config, out, sched, progress)
+            result, seconds = run_one(config, out, sched, progress)
             timings[name] = seconds
             typer.echo(f"    done in {seconds:.1f} s -> {out / name}")
+            n_failed += report_failures(result.directory)
     report = build_report(out, timings=timings)
     typer.secho(f"report: {report}  (total {time.perf_counter() - total:.1f} s)", fg=typer.colors.GREEN)
+    if n_failed:
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

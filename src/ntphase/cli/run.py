@@ -6,14 +6,23 @@ from pathlib import Path
 
 import typer
 
-from ntphase.cli._common import DEFAULT_OUT, SCHEDULER_HELP, WORKERS_HELP, executor, fail, run_one
+from ntphase.cli._common import (
+    DEFAULT_OUT,
+    SCHEDULER_HELP,
+    WORKERS_HELP,
+    executor,
+    fail,
+    report_failures,
+    run_one,
+)
 
 HELP = (
     "Run one experiment from a YAML config: writes the tidy Parquet table, the config and run info, the "
     "theory table and the figures (PNG + PDF) to OUT/<experiment>/, then rebuilds OUT/report.html.\n\n"
     "Example config (YAML lines): 'experiment: spectrum', 'd: 30', 'n: 1000', "
     "'width_ratio: 16'. Unknown keys and bad values are errors naming the key. Resumable: tasks already stored "
-    "in the directory are skipped."
+    "in the directory are skipped. Exit status 1 when some tasks failed after every attempt (the message "
+    "says how many and where the tracebacks are), 2 on a bad config, option or output directory."
 )
 
 
@@ -43,8 +52,11 @@ def run(
     typer.echo(f"{config.experiment}: {len(result.table)} rows in {seconds:.1f} s -> {result.directory}")
     for path in result.figures:
         typer.echo(f"  figure {path}")
+    n_failed = report_failures(result.directory)
     if report:
         typer.echo(f"report: {build_report(out, redraw=False)}")
+    if n_failed:
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

@@ -32,7 +32,7 @@ def status(
 ) -> None:
     """Show how many tasks of a sweep are done, failed (with the last error) and remaining."""
     # lazy: keeps `ntphase --help` fast (see ntphase.cli._common)
-    from ntphase.runtime.store import sweep_status
+    from ntphase.runtime.store import StoreError, sweep_status
 
     dirs = _sweep_dirs(directory)
     if not dirs:
@@ -43,7 +43,11 @@ def status(
         )
         raise typer.Exit(code=2)
     for sweep_dir in dirs:
-        info = sweep_status(sweep_dir, verify=verify)
+        try:
+            info = sweep_status(sweep_dir, verify=verify)
+        except (OSError, StoreError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from None
         typer.echo(f"sweep {sweep_dir} (experiment {info['experiment']})")
         typer.echo(
             f"total: {info['total']}  done: {len(info['done'])}  failed: {len(info['failed'])}  "

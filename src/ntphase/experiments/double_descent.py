@@ -31,10 +31,10 @@ from ntphase.experiments import plots
 from ntphase.experiments.config import (
     ActivationName,
     ExperimentConfig,
-    IncreasingPositive,
     Ridges,
     TargetCoefficients,
     WeightDistribution,
+    WidthRatios,
 )
 from ntphase.kernels import infinite_kernel, width_path
 from ntphase.learning import test_error
@@ -68,7 +68,7 @@ class Config(ExperimentConfig):
     d: int = Field(20, ge=2)
     n: int = Field(400, ge=2, le=100_000)
     n_test: int = Field(4000, ge=10)
-    ratios: IncreasingPositive = Field(default_factory=lambda: list(DEFAULT_RATIOS))
+    ratios: WidthRatios = Field(default_factory=lambda: list(DEFAULT_RATIOS))
     ridges: Ridges = Field(default_factory=lambda: [0.0, 1e-2, 5e-2, 2e-1])
     target: TargetCoefficients = Field(default_factory=lambda: {1: 1.0, 2: 0.6})
     noise: float = Field(0.3, ge=0)

@@ -33,6 +33,7 @@ from ntphase.conventions import XI_ZERO_RTOL
 from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
 from ntphase.experiments import plots
 from ntphase.experiments.config import (
+    MAX_WIDTH_RATIO,
     ActivationNames,
     ExperimentConfig,
     SampleSizes,
@@ -74,7 +75,7 @@ class Config(ExperimentConfig):
     d: int = Field(20, ge=2)
     n_values: SampleSizes = Field(default_factory=lambda: [8, 16, 32, 64, 128, 256, 512, 1024, 2048])
     n_test: int = Field(5000, ge=10)
-    width_ratio: float = Field(8.0, gt=0)
+    width_ratio: float = Field(8.0, gt=0, le=MAX_WIDTH_RATIO)
     ridge: float = Field(0.0, ge=0)
     target: TargetCoefficients = Field(default_factory=lambda: {1: 1.0, 2: 0.8, 3: 0.35})
     noise: float = Field(0.0, ge=0)

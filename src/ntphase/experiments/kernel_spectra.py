@@ -26,7 +26,7 @@ from pydantic import Field
 from ntphase.data import sample_sphere, sample_weights
 from ntphase.experiments import plots
 from ntphase.experiments.agreement import agreement_row
-from ntphase.experiments.config import ActivationNames, ExperimentConfig, WeightDistribution
+from ntphase.experiments.config import MAX_WIDTH_RATIO, ActivationNames, ExperimentConfig, WeightDistribution
 from ntphase.kernels import infinite_kernel, nt_kernel
 from ntphase.linalg import eigenvalues
 from ntphase.sphere import gamma_above, level
@@ -56,7 +56,7 @@ class Config(ExperimentConfig):
     activations: ActivationNames = Field(default_factory=lambda: ["relu", "tanh"])
     d: int = Field(30, ge=2)
     n: int = Field(1000, ge=2, le=100_000)
-    width_ratio: float = Field(16.0, gt=0)
+    width_ratio: float = Field(16.0, gt=0, le=MAX_WIDTH_RATIO)
     bins: int = Field(60, ge=5, le=1000)
     repeats: int = Field(3, ge=1, le=10_000, description="independent seeds")
     weights: WeightDistribution = "gaussian"

@@ -61,7 +61,7 @@ from pydantic import Field
 from ntphase.data import random_labels, sample_sphere
 from ntphase.experiments import plots
 from ntphase.experiments.agreement import agreement_row
-from ntphase.experiments.config import ActivationNames, ExperimentConfig, IncreasingPositive
+from ntphase.experiments.config import ActivationNames, ExperimentConfig, IncreasingPositive, WidthRatios
 from ntphase.training import (
     fit_linear_rate,
     linearized_loss_curve,
@@ -121,7 +121,7 @@ class Config(ExperimentConfig):
     n: int = Field(60, ge=2, le=20_000)
     d: int = Field(10, ge=2, le=10_000)
     n_test: int = Field(400, ge=1, le=200_000)
-    ratios: IncreasingPositive = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0])
+    ratios: WidthRatios = Field(default_factory=lambda: [0.5, 1.0, 2.0, 8.0])
     curve_alpha: float = Field(1e4, gt=0)
     alphas: IncreasingPositive = Field(default_factory=lambda: [1.0, 3.0, 10.0, 30.0, 100.0, 1e3, 1e4])
     alpha_ratio: float = Field(4.0, gt=1.0)

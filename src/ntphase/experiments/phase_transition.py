@@ -47,8 +47,8 @@ from ntphase.experiments.config import (
     ActivationNames,
     Dimensions,
     ExperimentConfig,
-    IncreasingPositive,
     WeightDistribution,
+    WidthRatios,
 )
 from ntphase.kernels import infinite_kernel, nt_kernel
 from ntphase.linalg import eigenvalues, ridge_path
@@ -83,7 +83,7 @@ class Config(ExperimentConfig):
     activations: ActivationNames = Field(default_factory=lambda: ["relu", "tanh"])
     dims: Dimensions = Field(default_factory=lambda: [20, 80])
     n: int = Field(400, ge=2, le=200_000)
-    ratios: IncreasingPositive = Field(default_factory=lambda: list(DEFAULT_RATIOS))
+    ratios: WidthRatios = Field(default_factory=lambda: list(DEFAULT_RATIOS))
     weights: WeightDistribution = "gaussian"
     repeats: int = Field(5, ge=1, le=10_000, description="independent seeds per grid point")
 

@@ -12,7 +12,7 @@ import pandas as pd
 from ntphase._util.atomic import atomic_write
 from ntphase.experiments.config import ExperimentConfig, load_config
 from ntphase.experiments.registry import get_experiment
-from ntphase.runtime import assemble, run_sweep, write_run_info
+from ntphase.runtime import assemble, lock_directory, run_sweep, write_run_info
 
 __all__ = [
     "CONFIG_FILE",
@@ -75,7 +75,9 @@ def run_experiment(
     :func:`ntphase.runtime.sweep.run_sweep` (resumable: tasks already stored in the
     directory are not recomputed; the sweep writes ``results.parquet`` with this
     config's tasks), writes ``theory.parquet`` and, if ``figures``, the figures
-    under ``figures/``.
+    under ``figures/`` (none when no task succeeded: the table is empty).
+    The directory is locked for the whole run
+    (:func:`ntphase.runtime.sweep.lock_directory`): a second driver on it is refused.
 
     Parameters
     ----------
@@ -95,24 +97,25 @@ def run_experiment(
     module = get_experiment(config.experiment)
     directory = Path(out) / config.experiment
     directory.mkdir(parents=True, exist_ok=True)
-    write_run_info(directory, config, command)
-    tasks = module.tasks(config)
-    table = run_sweep(
-        module.run_task,
-        tasks,
-        directory,
-        name=config.experiment,
-        executor=executor,
-        workers=workers,
-        scheduler=scheduler,
-        retries=retries,
-        progress=progress,
-    )
-    theory = theory_table(module, config)
-    write_table(theory, directory / THEORY_FILE)
-    paths: list[Path] = []
-    if figures:
-        paths = module.plot(table, config, directory / FIGURES_DIR, theory=theory)
+    with lock_directory(directory):
+        write_run_info(directory, config, command)
+        tasks = module.tasks(config)
+        table = run_sweep(
+            module.run_task,
+            tasks,
+            directory,
+            name=config.experiment,
+            executor=executor,
+            workers=workers,
+            scheduler=scheduler,
+            retries=retries,
+            progress=progress,
+        )
+        theory = theory_table(module, config)
+        write_table(theory, directory / THEORY_FILE)
+        paths: list[Path] = []
+        if figures and not table.empty:  # every task failed: nothing to plot
+            paths = module.plot(table, config, directory / FIGURES_DIR, theory=theory)
     return ExperimentResult(config.experiment, directory, config, table, theory, paths)
 
 

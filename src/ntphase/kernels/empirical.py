@@ -250,8 +250,20 @@ def nt_kernel(
     xp, X, X2, W = check_data(X, X2, W)
     act = get_activation(activation)
     if is_numpy(xp):
-        return _nt_kernel_numpy(np.asarray(X), np.asarray(W), act, None if X2 is None else np.asarray(X2), layers, block_size)
-    return _nt_kernel_xp(xp, X, W, act, X2, layers)
+        K = _nt_kernel_numpy(np.asarray(X), np.asarray(W), act, None if X2 is None else np.asarray(X2), layers, block_size)
+    else:
+        K = _nt_kernel_xp(xp, X, W, act, X2, layers)
+    _check_finite_kernel(xp, K)
+    return K
+
+
+def _check_finite_kernel(xp: Any, K: Any) -> None:
+    """Finite inputs can still overflow the products (e.g. ``X * 1e200``): refuse, do not return inf/NaN."""
+    if not bool(xp.all(xp.isfinite(K))):
+        raise ValueError(
+            "nt_kernel overflowed: K_N has non-finite entries although X and W are finite; "
+            "the inputs are too large for the dtype (rescale X to ||x||^2 ~ d and W to rows of norm ~ 1)"
+        )
 
 
 def _memory_guard(

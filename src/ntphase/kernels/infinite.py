@@ -17,12 +17,12 @@ import numpy as np
 from ntphase import conventions
 from ntphase._util.arrays import from_numpy, is_numpy, to_numpy
 from ntphase._util.memory import check_memory
-from ntphase._util.validation import check_choice, check_int
+from ntphase._util.validation import check_choice
 from ntphase.activations import get_activation
 from ntphase.conventions import LAYERS
 from ntphase.kernels._inputs import check_data, check_on_sphere, common_dtype
 from ntphase.kernels.tiled import dense_infinite_kernel
-from ntphase.sphere import gegenbauer, sphere_spectrum
+from ntphase.sphere import check_degree, gegenbauer, sphere_spectrum
 
 __all__ = ["infinite_kernel", "truncated_kernel"]
 
@@ -156,7 +156,7 @@ def truncated_kernel(
     -----
     Cost ``O(n n2 (d + l))`` after the spectrum (``l + 1`` quadratures).
     """
-    level = check_int("level", level, minimum=0)
+    level = check_degree("level", level)
     layers = check_choice("layers", layers, LAYERS)
     act = get_activation(activation)
     # validate the data (and d >= 2) before the spectrum is computed

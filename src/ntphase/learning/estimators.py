@@ -29,6 +29,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ntphase._util.memory import check_memory
 from ntphase._util.validation import check_choice, check_float, check_int
 from ntphase.activations import get_activation
 from ntphase.conventions import LAYERS, WEIGHT_DISTRIBUTIONS
@@ -36,7 +37,7 @@ from ntphase.data import as_generator, project_to_sphere, sample_weights
 from ntphase.kernels import infinite_kernel, nt_features, nt_kernel, truncated_kernel
 from ntphase.learning.paths import nt_ridge_route
 from ntphase.linalg.ridge import primal_ridge_path, solve_ridge
-from ntphase.sphere import gamma_above
+from ntphase.sphere import check_degree, gamma_above
 from ntphase.sphere import level as sphere_level
 
 __all__ = ["KernelRidgeNT", "NTRidge", "PolynomialRidge"]
@@ -148,6 +149,8 @@ class NTRidge(_NTBase):
         X, y = self._fit_data(X, y)
         n, d = X.shape
         rng = _resolve_random_state(self.random_state)
+        check_memory(16.0 * width * d, f"NTRidge(width={width}) weights W of shape ({width}, {d})",
+                     "use a smaller width: N d >= n already gives the interpolation regime")
         W = sample_weights(width, d, as_generator(rng), distribution=distribution)
         self.weights_ = np.asarray(W, dtype=np.float64)
         for name in ("coef_", "dual_coef_", "X_fit_"):
@@ -316,7 +319,7 @@ class PolynomialRidge(_SphereKernelRidge):
 
     def _check_settings(self) -> None:
         if self.level is not None:
-            check_int("level", self.level, minimum=0)
+            check_degree("level", self.level)
 
     def _resolve_ridge(self, X: np.ndarray, ridge: float, layers: str) -> float:
         """Resolve ``l`` (``level_``) and ``gamma_{>l}`` (``gamma_``); solve at ``ridge + gamma_``."""

@@ -41,6 +41,7 @@ from scipy.sparse import issparse
 from scipy.sparse.linalg import LinearOperator, aslinearoperator, eigsh
 
 from ntphase._util.memory import check_memory, fits
+from ntphase._util.random import as_generator
 from ntphase._util.validation import check_choice, check_float, check_int
 from ntphase.conventions import SYMMETRY_RTOL, XI_ZERO_RTOL
 from ntphase.linalg.lanczos import (
@@ -307,6 +308,8 @@ def lambda_min(
     method = check_choice("method", method, _METHODS)
     tol = check_float("tol", tol, minimum=0.0, allow_equal=False)
     block_size = check_int("block_size", block_size, minimum=1)
+    if rng is not None:  # checked for every method, even dense (which ignores it)
+        as_generator(rng)
     if maxiter is not None:
         maxiter = check_int("maxiter", maxiter, minimum=1)
     kind, A = _operand(K)

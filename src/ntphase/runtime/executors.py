@@ -9,18 +9,32 @@ in the outcome and the driver decides on retries.
 
 Executors call ``driver.submit_specs()`` / ``driver.record(outcome)``: the
 driver (``ntphase.runtime.sweep._Driver``) owns the manifest, retries and progress.
+
+Security: a local cluster (``local_cluster``) listens on 127.0.0.1 only and
+speaks TLS with mutual authentication, using temporary credentials made for it
+(``distributed.security.Security.temporary``), so another user of the machine
+cannot connect to it and run code as the sweep's user. Its credentials are kept
+in a private connection file (``<runtime dir>/ntphase-<uid>/``, mode 0700/0600)
+while it runs, so a process of the same user can reach it by address. A remote
+scheduler's credentials come from Dask's configuration (``distributed.comm.tls.*``,
+see docs/sweeps.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import socket
+import tempfile
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -37,11 +51,135 @@ __all__ = [
     "run_on_dask",
     "local_cluster",
     "available_cores",
+    "check_scheduler_address",
+    "connect",
     "BLAS_ENV_VARS",
+    "CONNECT_TIMEOUT_S",
 ]
 
 #: Environment variables that fix the BLAS / OpenMP pool size of a worker process.
 BLAS_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Seconds to wait for a Dask scheduler to answer before giving up with one line.
+CONNECT_TIMEOUT_S = 5.0
+_SCHEMES = ("tcp", "tls")
+_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)$")
+
+
+def check_scheduler_address(address: Any) -> str:
+    """Return ``address`` if it reads ``tcp://host:port`` or ``tls://host:port``, else raise.
+
+    Raises
+    ------
+    TypeError
+        ``address`` is not a string.
+    ValueError
+        Another scheme, no port, a port outside 1..65535, or a malformed host.
+    """
+    if not isinstance(address, str):
+        raise TypeError(f"scheduler must be an address string or a Client, got {address!r}")
+    scheme, sep, rest = address.strip().partition("://")
+    host, colon, port = rest.rpartition(":")
+    if (
+        not sep
+        or scheme not in _SCHEMES
+        or not colon
+        or not _HOST.match(host)
+        or not port.isdigit()
+        or not 1 <= int(port) <= 65535
+    ):
+        raise ValueError(
+            f"scheduler must be an address like tcp://host:port or tls://host:port "
+            f"(port 1-65535), got {address[:200]!r}"
+        )
+    return address.strip()
+
+
+def _runtime_dir(create: bool = False) -> Path | None:
+    """This user's private directory for connection files, or None if it is not safe."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:  # pragma: no cover - Windows
+        return None
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"ntphase-{getuid()}"
+    try:
+        if create:
+            path.mkdir(mode=0o700, exist_ok=True)
+        st = path.lstat()
+    except OSError:
+        return None
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != getuid() or st.st_mode & 0o077:
+        return None  # not ours, or readable by others: never trust it
+    return path
+
+
+def _connection_file(address: str, create: bool = False) -> Path | None:
+    directory = _runtime_dir(create)
+    if directory is None:
+        return None
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{socket.gethostname()}-{address}")
+    return directory / f"dask-{name}.json"
+
+
+def _save_credentials(address: str, security: Any) -> Path | None:
+    """Write the local cluster's credentials (mode 0600) for same-user processes."""
+    path = _connection_file(address, create=True)
+    if path is None:
+        return None
+    data = {"address": address, "cert": security.tls_client_cert, "key": security.tls_client_key,
+            "ca": security.tls_ca_file}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    return path
+
+
+def _load_credentials(address: str) -> Any:
+    """The ``Security`` of a running local cluster of this user at ``address``, or None."""
+    path = _connection_file(address)
+    if path is None or not address.startswith("tls://"):
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("address") != address:
+        return None
+    from distributed.security import Security
+
+    return Security(require_encryption=True, tls_ca_file=data["ca"], tls_client_cert=data["cert"],
+                    tls_client_key=data["key"])
+
+
+def connect(address: str, timeout: float | None = None) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``, or one clear error.
+
+    Credentials: a local cluster of this user started by ``local_cluster`` (its
+    connection file), else Dask's configuration (``distributed.comm.tls.ca-file``,
+    ``distributed.comm.tls.client.cert``, ``distributed.comm.tls.client.key``).
+
+    Raises
+    ------
+    ValueError
+        A malformed address (``check_scheduler_address``).
+    ConnectionError
+        No answer within ``timeout`` seconds (default ``CONNECT_TIMEOUT_S``), or
+        the TLS handshake failed (wrong or missing credentials).
+    """
+    from distributed import Client
+
+    address = check_scheduler_address(address)
+    timeout = CONNECT_TIMEOUT_S if timeout is None else float(timeout)
+    security = _load_credentials(address)
+    try:
+        return Client(address, timeout=timeout, set_as_default=False, security=security)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise ConnectionError(
+            f"cannot connect to the Dask scheduler at {address} within {timeout:g} s ({reason}); "
+            f"check that it runs, the address and port, and the TLS credentials (docs/sweeps.md)"
+        ) from None
 
 
 def available_cores() -> int:
@@ -168,11 +306,26 @@ def run_dask(driver: Any, client: Any, blas_threads: int | None) -> None:
             completed.add(submit(retry))
 
 
-def local_cluster(workers: int, blas_threads: int) -> Any:
+def local_cluster(workers: int, blas_threads: int, security: Any = True) -> Any:
     """A ``distributed.LocalCluster`` of ``workers`` processes on 127.0.0.1, one
-    task thread each, whose processes start with ``blas_threads`` BLAS threads."""
+    task thread each, whose processes start with ``blas_threads`` BLAS threads.
+
+    ``security=True`` (default): TLS with mutual authentication and temporary
+    credentials (``Security.temporary()``; a client needs them, ``Client(cluster)``
+    has them, other processes of this user find them by address); a
+    ``distributed.security.Security`` is used as given; ``False``: plain TCP,
+    no authentication (any local user can connect: avoid on shared machines).
+    """
     import dask
     from distributed import LocalCluster
+    from distributed.security import Security
+
+    if security is True:
+        security = Security.temporary()
+    elif security is False:
+        security = None
+    elif not isinstance(security, Security):
+        raise TypeError(f"security must be True, False or a distributed Security, got {security!r}")
 
     env = {var: str(blas_threads) for var in BLAS_ENV_VARS}
     # The nanny reads "pre-spawn-environ" (letting the driver's own environment
@@ -182,7 +335,7 @@ def local_cluster(workers: int, blas_threads: int) -> Any:
     try:
         os.environ.update(env)
         with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-            return LocalCluster(
+            cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
@@ -190,13 +343,26 @@ def local_cluster(workers: int, blas_threads: int) -> Any:
                 dashboard_address="127.0.0.1:0",
                 silence_logs=logging.ERROR,
                 env=env,
+                security=security,
+                protocol="tls://" if security is not None else None,
             )
+        if security is not None:
+            with contextlib.suppress(OSError):
+                path = _save_credentials(cluster.scheduler_address, security)
+                if path is not None:
+                    weakref.finalize(cluster, _remove_file, path)
+        return cluster
     finally:  # the driver's own environment is left as it was
         for var, value in saved.items():
             if value is None:
                 os.environ.pop(var, None)
             else:
                 os.environ[var] = value
+
+
+def _remove_file(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 def run_on_dask(driver: Any, workers: int | None, scheduler: Any,
@@ -212,7 +378,7 @@ def run_on_dask(driver: Any, workers: int | None, scheduler: Any,
             return
         if not isinstance(scheduler, str):
             raise TypeError(f"scheduler must be an address string or a Client, got {scheduler!r}")
-        with Client(scheduler, set_as_default=False) as client:
+        with connect(scheduler) as client:
             run_dask(driver, client, threads_per_worker)
         return
     n = workers or available_cores()

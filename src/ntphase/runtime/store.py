@@ -10,17 +10,23 @@ Layout of a results directory ``DIR``::
     DIR/results.parquet      the assembled table (written by ``assemble``)
     DIR/config.yaml          the exact config (``ntphase.runtime.sweep.write_run_info``)
     DIR/run.yaml             command line, versions, host (``ntphase.runtime.sweep.write_run_info``)
+    DIR/driver.lock          lock held by the running driver (``ntphase.runtime.sweep.lock_directory``)
+    DIR/driver.json          who holds (or last held) the lock: host, pid, start time, command
 
-Every file is written atomically (:mod:`ntphase._util.atomic`): to a temporary
-file in the same directory, flushed and ``fsync``-ed, then moved over the target
-with ``os.replace``, so a reader (or a rerun after a crash) sees either the old
-file or the new one, never a partial one. Nothing is pickled: parts are Parquet, the rest JSON/YAML.
+Every file is written atomically (:mod:`ntphase._util.atomic`): to a temporary file in the same directory,
+flushed and ``fsync``-ed, then moved over the target with ``os.replace``, so a
+reader (or a rerun after a crash) sees either the old file or the new one,
+never a partial one. Files get the usual permissions of the process umask
+(``0o666 & ~umask``, as ``open`` would give), not ``mkstemp``'s private 0600.
+Nothing is pickled: parts are Parquet, the rest JSON/YAML.
 
 A part is *valid* when it reads back (a truncated Parquet file has no footer
 and fails to open), its Parquet page checksums verify, and the ``ntphase``
 entry of its schema metadata agrees with the file: the key equals the file
 name and ``task_key(experiment, params)``, the row count matches, and the
-SHA-256 of the rows' canonical JSON matches. Invalid parts are recomputed.
+SHA-256 of the rows' canonical JSON matches. Invalid parts are recomputed: any
+error while reading a part (damaged footer, invalid UTF-8 in its schema, ...)
+means "damaged", never a crash.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ __all__ = [
     "verify_part",
     "part_path",
     "PartError",
+    "StoreError",
     "load_manifest",
     "save_manifest",
     "load_plan",
@@ -71,6 +78,11 @@ def _atomic_write_table(path: Path, table: pa.Table) -> Path:
 # ---------------------------------------------------------------- parts
 class PartError(ValueError):
     """A part file is missing, unreadable, truncated, or inconsistent."""
+
+
+class StoreError(ValueError):
+    """A results directory that cannot be used as it is: a corrupt ``manifest.json`` or
+    ``plan.json``, or a directory locked by another running driver."""
 
 
 def part_path(outdir: str | os.PathLike, key: str) -> Path:
@@ -168,8 +180,8 @@ def write_part(
 def _part_meta(path: Path) -> dict:
     try:
         schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise PartError(f"{path.name}: unreadable Parquet ({exc})") from exc
+    except Exception as exc:  # any damage (e.g. invalid UTF-8 names) = recompute
+        raise PartError(f"{path.name}: unreadable Parquet ({type(exc).__name__}: {exc})") from exc
     raw = (schema.metadata or {}).get(_META_KEY)
     if raw is None:
         raise PartError(f"{path.name}: no ntphase metadata")
@@ -177,6 +189,8 @@ def _part_meta(path: Path) -> dict:
         meta = json.loads(raw)
     except ValueError as exc:
         raise PartError(f"{path.name}: corrupt ntphase metadata") from exc
+    if not isinstance(meta, dict):
+        raise PartError(f"{path.name}: corrupt ntphase metadata (not a JSON object)")
     return meta
 
 
@@ -202,12 +216,14 @@ def read_part(path: str | os.PathLike, expected_key: str | None = None) -> pa.Ta
         raise PartError(f"{path.name}: bad metadata ({exc})") from exc
     try:
         table = pq.read_table(path, page_checksum_verification=True)
-    except (OSError, pa.ArrowException) as exc:
-        raise PartError(f"{path.name}: unreadable data ({exc})") from exc
-    if table.num_rows != meta.get("n_rows"):
-        raise PartError(f"{path.name}: {table.num_rows} rows, metadata says {meta.get('n_rows')}")
-    if _rows_checksum(table.to_pylist()) != meta.get("checksum"):
-        raise PartError(f"{path.name}: checksum mismatch")
+        if table.num_rows != meta.get("n_rows"):
+            raise PartError(f"{path.name}: {table.num_rows} rows, metadata says {meta.get('n_rows')}")
+        if _rows_checksum(table.to_pylist()) != meta.get("checksum"):
+            raise PartError(f"{path.name}: checksum mismatch")
+    except PartError:
+        raise
+    except Exception as exc:  # any damage = recompute, never a crash
+        raise PartError(f"{path.name}: unreadable data ({type(exc).__name__}: {exc})") from exc
     return table
 
 
@@ -225,7 +241,7 @@ def verify_part(outdir: str | os.PathLike, key: str, full: bool = True) -> bool:
                 return False
             if pq.read_metadata(path).num_rows != meta.get("n_rows"):
                 return False
-    except (PartError, OSError, pa.ArrowException):
+    except Exception:  # noqa: BLE001 - whatever the damage, the part is not valid
         return False
     return True
 
@@ -236,8 +252,29 @@ def _read_json(path: Path, default: Any) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return default
-    except ValueError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); delete it to rebuild") from exc
+    except ValueError as exc:  # also invalid UTF-8
+        raise StoreError(f"{path} is not valid JSON ({_short_error(exc)}); delete it to rebuild") from None
+
+
+def _short_error(exc: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_store_file(path: Path, obj: Any, what: str) -> Any:
+    """``obj`` read from ``path`` must be a JSON object whose ``tasks`` is ``what``."""
+    tasks = obj.get("tasks") if isinstance(obj, dict) else None
+    ok = isinstance(tasks, dict) if what == "dict" else (
+        isinstance(tasks, list)
+        and all(isinstance(t, dict) and isinstance(t.get("key"), str)
+                and isinstance(t.get("params"), dict) for t in tasks)
+    )
+    if not ok:
+        raise StoreError(
+            f"{path} is not a valid ntphase {path.stem} (expected an object whose 'tasks' is a "
+            f"{'mapping' if what == 'dict' else 'list of {key, params}'}); delete it to rebuild"
+        )
+    return obj
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -253,7 +290,8 @@ def load_manifest(outdir: str | os.PathLike) -> dict:
     ``elapsed_s``, ``worker``, ``params``, ``seed``. The manifest is a record;
     the parts themselves decide what is done.
     """
-    return _read_json(Path(outdir) / "manifest.json", {"format": _FORMAT, "tasks": {}})
+    path = Path(outdir) / "manifest.json"
+    return _check_store_file(path, _read_json(path, {"format": _FORMAT, "tasks": {}}), "dict")
 
 
 def save_manifest(outdir: str | os.PathLike, manifest: Mapping) -> None:
@@ -262,11 +300,10 @@ def save_manifest(outdir: str | os.PathLike, manifest: Mapping) -> None:
 
 
 def load_plan(outdir: str | os.PathLike) -> dict | None:
-    """``plan.json`` (``{"experiment", "module", "tasks": [{"key", "params"}]}``) or None.
-
-    ``module`` is the ``module.qualname`` of the task function that ran.
-    """
-    return _read_json(Path(outdir) / "plan.json", None)
+    """``plan.json`` (``{"experiment", "module", "tasks": [{"key", "params"}]}``) or None."""
+    path = Path(outdir) / "plan.json"
+    plan = _read_json(path, None)
+    return None if plan is None else _check_store_file(path, plan, "list")
 
 
 def save_plan(

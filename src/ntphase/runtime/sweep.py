@@ -11,8 +11,9 @@ process that computed them; rerunning the same sweep skips every task whose
 part verifies, and recomputes missing, truncated or inconsistent ones.
 
 Executors: ``"serial"`` (this process); ``"dask"`` on a local cluster of
-``workers`` processes bound to 127.0.0.1, or on any running scheduler given
-by ``scheduler="tcp://host:port"`` (an SSH or SLURM cluster: see docs/sweeps.md);
+``workers`` processes bound to 127.0.0.1 (TLS with temporary credentials), or on
+any running scheduler given by ``scheduler="tcp://host:port"`` or ``"tls://host:port"``
+(an SSH or SLURM cluster: see docs/sweeps.md);
 ``"auto"`` picks Dask when a scheduler is given or ``workers > 1``.
 
 See ``ntphase.runtime.store`` for the directory layout and the part format.
@@ -20,7 +21,9 @@ See ``ntphase.runtime.store`` for the directory layout and the part format.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import functools
 import importlib.metadata
 import itertools
 import json
@@ -49,6 +52,7 @@ from ntphase._util.atomic import atomic_write_bytes, remove_temp_files
 from ntphase._util.validation import check_choice, check_int
 from ntphase.runtime.executors import run_on_dask, run_serial
 from ntphase.runtime.store import (
+    StoreError,
     assemble,
     load_manifest,
     load_plan,
@@ -58,7 +62,7 @@ from ntphase.runtime.store import (
 )
 from ntphase.runtime.task_keys import canonical_json, task_key, task_seed
 
-__all__ = ["REPLICATE", "expand_grid", "run_sweep", "task_name", "write_run_info"]
+__all__ = ["REPLICATE", "expand_grid", "lock_directory", "run_sweep", "task_name", "write_run_info"]
 
 #: Name of the replicate parameter added by ``expand_grid(..., replicates=r)``.
 REPLICATE = "replicate"
@@ -219,6 +223,68 @@ def _make_progress(name: str, total: int, skipped: int) -> Any:
     return progress, task_id
 
 
+@contextlib.contextmanager
+def lock_directory(outdir: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``outdir/driver.lock`` while a driver works in ``outdir`` (created if needed).
+
+    One driver per results directory: a second one (another process) is refused
+    at once with a :class:`ntphase.runtime.store.StoreError` naming the holder (host,
+    pid, start time, command, from ``outdir/driver.json``). The lock is an OS
+    file lock (``filelock``): it dies with its process, so the lock file left
+    by a killed driver never blocks a resume. Re-entrant within one process
+    (``run_experiment`` holds it around ``run_sweep``).
+
+    Raises
+    ------
+    StoreError
+        Another driver holds the lock.
+    OSError
+        ``outdir`` cannot be created or written (a file, read-only, ...).
+    """
+    from filelock import FileLock, Timeout
+
+    outdir = Path(outdir).resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(outdir / "driver.lock", timeout=0, is_singleton=True)
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = json.loads((outdir / "driver.json").read_text(encoding="utf-8"))
+            who = (f"pid {holder.get('pid')} on {holder.get('host')}, started "
+                   f"{holder.get('started_utc')}: {str(holder.get('command'))[:200]}")
+        except (OSError, ValueError, AttributeError):
+            who = "holder unknown"
+        raise StoreError(
+            f"{outdir} is in use by another ntphase driver ({who}); wait for it to finish, "
+            f"stop it, or use another output directory"
+        ) from None
+    try:
+        if lock.lock_counter == 1:  # the outermost holder records itself
+            holder = {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "command": " ".join(sys.argv),
+            }
+            atomic_write_bytes(outdir / "driver.json", json.dumps(holder).encode("utf-8"))
+        yield outdir
+    finally:
+        lock.release()
+
+
+def _locked(func: Any) -> Any:
+    """Run ``func(experiment, tasks, outdir, ...)`` holding ``lock_directory(outdir)``."""
+
+    @functools.wraps(func)
+    def wrapper(experiment: Any, tasks: Any, outdir: str | os.PathLike, *args: Any, **kwargs: Any) -> Any:
+        with lock_directory(outdir):
+            return func(experiment, tasks, outdir, *args, **kwargs)
+
+    return wrapper
+
+
+@_locked
 def run_sweep(
     task: Callable[[dict, int], Any],
     tasks: Sequence[Mapping[str, Any]],
@@ -251,8 +317,8 @@ def run_sweep(
     outdir : path
         The results directory (created if needed). With a remote scheduler it
         must be a path every worker can write (a shared filesystem). One
-        sweep name per directory; two sweeps must not write to one directory
-        at the same time.
+        sweep per directory; one driver at a time (``lock_directory``: a
+        second driver is refused with a ``StoreError`` naming the holder).
     name : str, optional
         The sweep's name: part of every task key (hence of every seed) and the
         ``experiment`` column. Default :func:`task_name` of ``task``.
@@ -262,7 +328,10 @@ def run_sweep(
         Local Dask cluster size (default: the available cores). Ignored with
         ``scheduler``.
     scheduler : str or distributed.Client, optional
-        Address of a running Dask scheduler (``"tcp://host:port"``) or a client.
+        Address of a running Dask scheduler (``"tcp://host:port"`` or
+        ``"tls://host:port"``, TLS credentials from Dask's configuration) or a
+        client. A malformed address is a ``ValueError``; a scheduler that does
+        not answer within ``ntphase.runtime.executors.CONNECT_TIMEOUT_S`` a ``ConnectionError``.
     retries : int
         Extra attempts for a failed task (so at most ``retries + 1`` in a run).
     progress : bool

@@ -8,8 +8,8 @@ import numpy as np
 
 from ntphase._util.validation import check_int
 from ntphase.activations import get_activation
+from ntphase.sphere import check_degree, multiplicity
 from ntphase.sphere import level as sphere_level
-from ntphase.sphere import multiplicity
 from ntphase.theory._degrees import _check_common, _DegreeTable, default_kmax
 from ntphase.theory.edges import lambda_min_edge
 from ntphase.theory.spikes import spike_prediction
@@ -29,7 +29,7 @@ def theory_summary(activation: Any, d: int, n: int, lmax: int, layers: str = "fi
     """
     d, layers = _check_common(d, layers)
     n = check_int("n", n, minimum=1)
-    lmax = check_int("lmax", lmax, minimum=0)
+    lmax = check_degree("lmax", lmax)
     act = get_activation(activation)
     lev = int(sphere_level(n, d, act, layers=layers))
     spec = _DegreeTable(act, d, max(lmax, lev), layers)
