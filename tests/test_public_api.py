@@ -53,8 +53,8 @@ SUBPACKAGES = {
         "predicted_rate", "symmetric_initialization", "tangent_dimension", "train_network",
     },
     "ntphase.runtime": {
-        "assemble", "available_cores", "expand_grid", "local_cluster", "run_sweep", "sweep_status",
-        "task_key", "task_seed", "write_run_info",
+        "StoreError", "assemble", "available_cores", "connect", "expand_grid", "local_cluster",
+        "lock_directory", "run_sweep", "sweep_status", "task_key", "task_seed", "write_run_info",
     },
     "ntphase.experiments": {
         "REGISTRY", "ExperimentResult", "available_experiments", "get_experiment", "load_experiment_dir",
