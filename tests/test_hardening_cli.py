@@ -65,7 +65,7 @@ def test_malformed_scheduler_address_fails_at_once(tmp_path, address):
 
 
 def test_unreachable_scheduler_fails_within_the_timeout(tmp_path, monkeypatch):
-    from ntphase import executors
+    from ntphase.runtime import executors
 
     monkeypatch.setattr(executors, "CONNECT_TIMEOUT_S", 1.0)
     start = time.monotonic()

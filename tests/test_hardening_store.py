@@ -19,6 +19,7 @@ import sys
 import pandas as pd
 import pytest
 
+from ntphase.experiments.synthetic import run_task as SYN  # noqa: E402, N812 - the synthetic task
 from ntphase.runtime.store import (
     StoreError,
     load_manifest,
@@ -28,9 +29,8 @@ from ntphase.runtime.store import (
     task_key,
     verify_part,
 )
-from ntphase.runtime.sweep import run_sweep
+from ntphase.runtime.sweep import run_sweep, task_name
 
-SYN = "ntphase.experiments._synthetic"
 TASKS = [{"p": 3}, {"p": 4}, {"p": 5}]
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,13 +44,13 @@ def test_invalid_utf8_in_part_footer_means_recompute(tmp_path):
     reference = _run(tmp_path / "ref")
     out = tmp_path / "damaged"
     _run(out)
-    path = part_path(out, task_key(SYN, TASKS[0]))
+    path = part_path(out, task_key(task_name(SYN), TASKS[0]))
     data = bytearray(path.read_bytes())
     # the first "quantity" is the column name in the Thrift footer: one byte -> invalid UTF-8
     where = data.find(b"quantity")
     data[where + 1] = 0xFF
     path.write_bytes(bytes(data))
-    key = task_key(SYN, TASKS[0])
+    key = task_key(task_name(SYN), TASKS[0])
     assert not verify_part(out, key, full=False)  # was: UnicodeDecodeError
     assert not verify_part(out, key, full=True)
     info = sweep_status(out)
@@ -189,7 +189,7 @@ def test_remote_tls_scheduler_with_credentials_from_dask_config(tmp_path):
                       dashboard_address=None, security=sec, protocol="tls://") as cluster:
         address = cluster.scheduler_address
         with pytest.raises(ConnectionError, match="cannot connect to the Dask scheduler"):
-            from ntphase import executors
+            from ntphase.runtime import executors
 
             executors.connect(address, timeout=2)  # no credentials configured: refused
         config = {

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from ntphase import nt_features, nt_kernel
 from ntphase.linalg import ridge_path, solve_ridge
-from ntphase.runtime.store import canonical_json, task_key, task_seed
+from ntphase.runtime.task_keys import canonical_json, task_key, task_seed
 
 pytestmark = pytest.mark.timeout(60)
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
