@@ -40,7 +40,7 @@ from ntphase.activations.hermite import (
     relu_normalized,
     sqrt_factorials,
 )
-from ntphase.activations.kernel_functions import erf_g, erf_h, kernel_values, relu_g, relu_h
+from ntphase.activations.kernel_functions import erf_g, erf_h, kernel_values, relu_from_gaps, relu_g, relu_h
 from ntphase.conventions import CORRELATION_SLACK, LAYERS
 
 __all__ = ["ACTIVATIONS", "Activation", "ClosedForm", "get_activation"]
@@ -157,6 +157,12 @@ class ClosedForm:
     h, g : callable ``ndarray -> ndarray``
         ``h(t) = E[sigma'(G) sigma'(G')]`` and ``g(t) = E[sigma(G) sigma(G')]`` on a
         float64 array of correlations already clipped to ``[-1, 1]``.
+    from_gaps : callable ``(t, 1 - t, 1 + t, layers) -> ndarray``, optional
+        The kernel function evaluated from the gaps ``1 - t = |x - x'|^2 / (2d)`` and
+        ``1 + t = |x + x'|^2 / (2d)`` when the points are known, for kernels whose
+        derivative is singular at ``|t| = 1`` (ReLU's ``arccos``: a rounding of
+        ``1e-16`` in ``t`` is an error of ``1e-8`` in ``H``). ``None``: smooth kernels,
+        evaluated from ``t`` (error ``|H'| 1e-16``).
     """
 
     name: str
@@ -164,6 +170,7 @@ class ClosedForm:
     endpoints: Mapping[str, tuple[float, float]]
     h: Callable[[np.ndarray], np.ndarray]
     g: Callable[[np.ndarray], np.ndarray]
+    from_gaps: Callable[[np.ndarray, np.ndarray, np.ndarray, str], np.ndarray] | None = None
 
 
 _ERF_H1 = (4.0 / math.pi) / math.sqrt(5.0)
@@ -172,7 +179,7 @@ _ERF_G1 = (2.0 / math.pi) * math.asin(2.0 / 3.0)
 #: ReLU: arc-cosine kernels (Cho & Saul 2009); ``E[f(G)^2] = 1/2`` and
 #: ``f(G) f(-G) = 0`` for ``f`` = step or relu.
 RELU = ClosedForm("relu", relu_normalized, {"derivative": (0.5, 0.0), "activation": (0.5, 0.0)},
-                  relu_h, relu_g)
+                  relu_h, relu_g, relu_from_gaps)
 #: ``sigma = erf``: arcsine kernels (Williams 1997).
 ERF = ClosedForm("erf", erf_normalized, {"derivative": (_ERF_H1, _ERF_H1), "activation": (_ERF_G1, -_ERF_G1)},
                  erf_h, erf_g)

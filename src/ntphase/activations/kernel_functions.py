@@ -149,6 +149,28 @@ def relu_g(t: np.ndarray) -> np.ndarray:
     return (np.sqrt(np.maximum(1.0 - t * t, 0.0)) + (math.pi - np.arccos(t)) * t) / (2.0 * math.pi)
 
 
+def relu_from_gaps(t: np.ndarray, gap_minus: np.ndarray, gap_plus: np.ndarray, layers: str) -> np.ndarray:
+    """Arc-cosine kernels from ``t`` and the gaps ``1 - t``, ``1 + t`` (Cho & Saul 2009).
+
+    ``arccos t = 2 arcsin(sqrt((1 - t)/2))`` and ``pi - arccos t = 2 arcsin(sqrt((1 + t)/2))``,
+    each used on the side where its argument is small, and ``sqrt(1 - t^2) = sqrt(gap_minus gap_plus)``.
+    ``H(t) = t (pi - arccos t)/(2 pi)``, ``g(t) = (sqrt(1 - t^2) + (pi - arccos t) t)/(2 pi)``.
+    """
+    positive = t >= 0.0
+    angle = np.where(
+        positive,
+        math.pi - 2.0 * np.arcsin(np.sqrt(0.5 * np.minimum(gap_minus, 2.0))),
+        2.0 * np.arcsin(np.sqrt(0.5 * np.minimum(gap_plus, 2.0))),
+    )  # pi - arccos t
+    out = np.zeros_like(t)
+    if layers in ("first", "both"):
+        out += t * angle
+    if layers in ("second", "both"):
+        out += np.sqrt(gap_minus * gap_plus) + angle * t
+    out *= 1.0 / (2.0 * math.pi)
+    return out
+
+
 def erf_h(t: np.ndarray) -> np.ndarray:
     """``sigma = erf``: ``h(t) = (4/pi)/sqrt(9 - 4 t^2)``."""
     return (4.0 / math.pi) / np.sqrt(9.0 - 4.0 * t * t)

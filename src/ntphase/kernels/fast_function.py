@@ -22,8 +22,8 @@ function:
   monomial coefficients grow) is not offered.
 - **Exact entries.** Entries with ``|t| > tmax`` (the diagonal, near-duplicate
   and near-antipodal pairs) take the exact function. For the closed forms with
-  a square-root singularity at ``|t| = 1`` (ReLU) the exact evaluator is
-  registered in :data:`STABLE_NEAR_ONE`: it takes the gaps ``1 - t`` and
+  a square-root singularity at ``|t| = 1`` (ReLU) the exact evaluator is the
+  closed form's ``from_gaps`` (:class:`ntphase.activations.ClosedForm`): it takes the gaps ``1 - t`` and
   ``1 + t``, which the caller computes from the points as
   ``|x - x'|^2 / (2d)`` and ``|x + x'|^2 / (2d)`` (accurate to relative
   rounding even when ``t`` rounds to 1), so ``K(x, x) = H(1)`` exactly and a
@@ -46,7 +46,7 @@ function:
   re-measures these numbers.
 
 Public names: :class:`KernelPlan`, :func:`kernel_plans`, :func:`kernel_tile`,
-:func:`fast_kernel_function`, :data:`STABLE_NEAR_ONE`, :data:`ENGINE`.
+:func:`fast_kernel_function`, :data:`ENGINE`.
 """
 
 from __future__ import annotations
@@ -77,7 +77,6 @@ __all__ = [
     "INTERVALS",
     "KERNEL_RTOL",
     "MAX_DEGREE",
-    "STABLE_NEAR_ONE",
     "KernelPlan",
     "fast_kernel_function",
     "kernel_plans",
@@ -118,41 +117,10 @@ SAMPLE_SIZE = 4096
 # --------------------------------------------------------------------------
 # exact evaluation, stable near |t| = 1 where a closed form allows it
 # --------------------------------------------------------------------------
-def _relu_from_gaps(t: np.ndarray, gap_minus: np.ndarray, gap_plus: np.ndarray, layers: str) -> np.ndarray:
-    """Arc-cosine kernels from ``t`` and the gaps ``1 - t``, ``1 + t`` (Cho & Saul 2009).
-
-    ``arccos t = 2 arcsin(sqrt((1 - t)/2))`` and ``pi - arccos t = 2 arcsin(sqrt((1 + t)/2))``,
-    each used on the side where its argument is small, and ``sqrt(1 - t^2) = sqrt(gap_minus gap_plus)``.
-    ``H(t) = t (pi - arccos t)/(2 pi)``, ``g(t) = (sqrt(1 - t^2) + (pi - arccos t) t)/(2 pi)``.
-    """
-    positive = t >= 0.0
-    angle = np.where(
-        positive,
-        math.pi - 2.0 * np.arcsin(np.sqrt(0.5 * np.minimum(gap_minus, 2.0))),
-        2.0 * np.arcsin(np.sqrt(0.5 * np.minimum(gap_plus, 2.0))),
-    )  # pi - arccos t
-    out = np.zeros_like(t)
-    if layers in ("first", "both"):
-        out += t * angle
-    if layers in ("second", "both"):
-        out += np.sqrt(gap_minus * gap_plus) + angle * t
-    out *= 1.0 / (2.0 * math.pi)
-    return out
-
-
-#: Exact evaluators that stay accurate near ``|t| = 1``, keyed by ``Activation.kind``:
-#: ``f(t, 1 - t, 1 + t, layers)`` with the gaps computed from the points when known.
-#: Kinds without an entry (smooth kernels: ``erf``, the series) use ``kernel_function(t)``,
-#: whose error is ``|H'| * 1e-16``.
-STABLE_NEAR_ONE: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray, str], np.ndarray]] = {
-    "relu": _relu_from_gaps,
-}
-
-
 def _exact(act: Activation, layers: str, t: np.ndarray, gaps: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Exact kernel function on a 1-D array ``t`` (clipped to [-1, 1]); ``gaps`` = (1 - t, 1 + t)."""
     t = np.clip(t, -1.0, 1.0)
-    stable = STABLE_NEAR_ONE.get(act.kind)
+    stable = act.closed_form.from_gaps if act.closed_form is not None else None
     if stable is None:
         return np.asarray(act.kernel_function(t, layers), dtype=np.float64)
     if gaps is None:
@@ -522,7 +490,7 @@ def kernel_tile(
         the tile: ``t[r, c] = <x_rows[row_offset + r], y_rows[c]>/d``. When given,
         entries beyond the polynomial use the gaps ``|x - y|^2/(2d) = 1 - t``
         and ``|x + y|^2/(2d) = 1 + t`` in the exact evaluator of
-        :data:`STABLE_NEAR_ONE` (ReLU): exact diagonal, accurate near-duplicates.
+        :attr:`ClosedForm.from_gaps <ntphase.activations.ClosedForm>` (ReLU): exact diagonal, accurate near-duplicates.
     diagonal_offset : int, optional
         Symmetric kernels: ``x_rows[row_offset + r]`` is ``y_rows[r + diagonal_offset]``,
         so those entries get ``t = 1`` exactly (``kernel_function(1)``).
@@ -560,7 +528,7 @@ def kernel_tile(
         rr, cc, tt = _polynomial(A, 0, n_rows, n_cols, scale, plan)
     if rr.size:
         gaps = None
-        if x_rows is not None and y_rows is not None and act.kind in STABLE_NEAR_ONE:
+        if x_rows is not None and y_rows is not None and act.closed_form is not None and act.closed_form.from_gaps is not None:
             gaps = _point_gaps(x_rows[row_offset + rr], y_rows[cc])
         A[rr, cc] = _exact(act, layers, tt, gaps)
     if diagonal is not None and diagonal.size:
