@@ -65,7 +65,16 @@ _GPU_LIBRARIES = ("torch", "cupy", "jax")
 
 
 class DeviceUnavailableError(RuntimeError):
-    """A device was asked for whose library or hardware is missing (one-line message)."""
+    """A device was asked for whose library or hardware is missing (one-line message).
+
+    ``reason`` is the message without the leading ``"device '<spec>': "``
+    (the CLI prefixes ``--device <spec>:`` instead).
+    """
+
+    def __init__(self, spec: str, reason: str) -> None:
+        super().__init__(f"device {spec!r}: {reason}")
+        self.spec = spec
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -215,7 +224,7 @@ def resolve_device(spec: str = "cpu") -> Backend:
     library, kind, index = _parse(spec)
     if library == "numpy" or (library is None and kind == "cpu"):
         if kind != "cpu":
-            raise DeviceUnavailableError(f"device {spec!r}: NumPy computes on the CPU only")
+            raise DeviceUnavailableError(spec, "NumPy computes on the CPU only")
         return Backend("numpy", "cpu", np, None)
     finders = {"torch": _torch, "cupy": _cupy, "jax": _jax}
     reasons = []
@@ -225,7 +234,7 @@ def resolve_device(spec: str = "cpu") -> Backend:
             return backend
         reasons.append(why)
     what = "no CUDA device" if kind == "cuda" else f"no {library} CPU device"
-    raise DeviceUnavailableError(f"device {spec!r}: {what}: {'; '.join(r for r in reasons if r)}")
+    raise DeviceUnavailableError(spec, f"{what}: {'; '.join(r for r in reasons if r)}")
 
 
 def backend_of(*arrays: Any) -> Backend:
