@@ -70,9 +70,13 @@ def solve_ridge_xp(K: Any, y: Any, ridge: float, rcond: float, host_solve: Calla
             raise ValueError(f"y must have shape ({n},) to match K; got {tuple(y.shape)}")
         eye = xp.eye(n, dtype=xp.float64, device=array_api_compat.device(K))
         A = K + ridge * eye
-        L = xp.linalg.cholesky(A)
-        diag = xp.linalg.diagonal(L) if hasattr(xp, "linalg") and hasattr(xp.linalg, "diagonal") else L[eye > 0]
-        ok = bool(xp.all(xp.isfinite(diag)))
+        try:
+            L = xp.linalg.cholesky(A)
+        except (ValueError, RuntimeError):  # NumPy/strict LinAlgError, torch's LinAlgError: not positive definite
+            ok = False
+        else:  # JAX and CuPy return NaN factors instead of raising
+            diag = xp.linalg.diagonal(L) if hasattr(xp.linalg, "diagonal") else L[eye > 0]
+            ok = bool(xp.all(xp.isfinite(diag)))
         if ok:
             smallest = float(xp.min(diag)) ** 2
             ok = smallest > rcond * float(xp.max(xp.abs(A)))
