@@ -7,6 +7,8 @@ the "device" side with JAX on the CPU or NumPy):
 * ``krr_cholesky``: dense KRR, ``(K + lambda I)^{-1} y`` by Cholesky for the
   infinite ReLU kernel at n = 50,000 and n = 100,000 (the 100,000 case builds
   ``K`` tile by tile into one device array and factors it in place: 80 GB);
+* ``cg_krr``: the same KRR matrix-free at n = 100,000 (conjugate gradients on
+  ``infinite_kernel_product``, ridge 0.1, at most 60 iterations; no CPU side);
 * ``lambda_min``: the smallest eigenvalue of ``K_N`` at n = 50,000 (``eigvalsh``).
 
 For every case: device seconds (after a warm-up, synchronized), CPU NumPy seconds
@@ -27,11 +29,12 @@ import numpy as np
 
 from ntphase._util.arrays import to_numpy
 from ntphase._util.backend import Backend, float64_math, resolve_device
-from ntphase.kernels import infinite_kernel, nt_kernel
+from ntphase.kernels import infinite_kernel, infinite_kernel_product, nt_kernel
 from ntphase.linalg import lambda_min, solve_ridge
+from ntphase.linalg.array_api import conjugate_gradient
 
-FULL = {"nt": (20_000, 100, 2_000), "krr": (50_000, 100_000), "lam": (50_000, 100, 2_000), "d_krr": 100}
-DRY = {"nt": (1_500, 20, 200), "krr": (1_200, 2_000), "lam": (1_000, 20, 100), "d_krr": 20}
+FULL = {"nt": (20_000, 100, 2_000), "krr": (50_000, 100_000), "pcg": 100_000, "lam": (50_000, 100, 2_000), "d_krr": 100}
+DRY = {"nt": (1_500, 20, 200), "krr": (1_200, 2_000), "pcg": 2_000, "lam": (1_000, 20, 100), "d_krr": 20}
 #: Rough CPU float64 rates (flop/s) on a 16-core host, used only to decide whether to run the CPU side.
 CPU_RATE = {"gemm": 4e11, "chol": 3e11, "eig": 3e10}
 
@@ -112,6 +115,23 @@ def build_infinite_kernel(b: Backend, Xd, n: int, ridge: float):
     return K
 
 
+def device_bytes(b: Backend) -> float:
+    if b.library == "torch" and b.device.startswith("cuda"):
+        import torch
+
+        return float(torch.cuda.get_device_properties(b.native).total_memory)
+    return float("inf")
+
+
+def torch_inplace_solve(A, y):
+    """``A^{-1} y`` for SPD ``A`` factored in place (``out=A``), then two triangular solves."""
+    import torch
+
+    torch.linalg.cholesky(A, out=A)
+    z = torch.linalg.solve_triangular(A, y[:, None], upper=False)
+    return torch.linalg.solve_triangular(A.mT, z, upper=True)[:, 0]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda", help="device for the ntphase side (default cuda)")
@@ -158,9 +178,15 @@ def main() -> None:
             try:
                 Xd, yd = b.asarray(X), b.asarray(y)
                 A, build_s = timed(b, lambda Xd=Xd, n=n: build_infinite_kernel(b, Xd, n, ridge))
-                alpha, dev_s = timed(b, lambda A=A, yd=yd: solve_ridge(A, yd, 0.0))
-                res = float(np.linalg.norm(to_numpy(A @ alpha - yd)) / np.linalg.norm(y))
-                note = f"kernel build {build_s:.1f} s; residual {res:.1e}"
+                if b.library == "torch" and 3 * 8.0 * n * n > device_bytes(b):
+                    # K, its factor and a product do not fit together: factor in place (raw torch, not solve_ridge)
+                    alpha, dev_s = timed(b, lambda A=A, yd=yd: torch_inplace_solve(A, yd))
+                    res, how = float("nan"), "in-place torch Cholesky (K overwritten; no residual)"
+                else:
+                    alpha, dev_s = timed(b, lambda A=A, yd=yd: solve_ridge(A, yd, 0.0))
+                    res = float(np.linalg.norm(to_numpy(A @ alpha - yd)) / np.linalg.norm(y))
+                    how = "ntphase solve_ridge"
+                note = f"{how}; kernel build {build_s:.1f} s; residual {res:.1e}"
                 del A
             except Exception as exc:  # out of device memory at n = 100,000 without an in-place factor
                 rows.append((f"krr_cholesky n={n}", "failed", "-", "-", "-", f"{peak_gib(b):.1f}",
@@ -176,6 +202,23 @@ def main() -> None:
             else:
                 record(f"krr_cholesky n={n}", dev_s, f"skipped (est. {est:.0f} s)", f"res {res:.1e}", note)
             del alpha
+
+        # matrix-free CG KRR: K is never formed (tiles of 1 GiB), ridge 0.1
+        n = sizes["pcg"]
+        d = sizes["d_krr"]
+        X = sphere(rng, n, d)
+        y = rng.standard_normal(n)
+        Xd, yd = b.asarray(X), b.asarray(y)
+        tile = max(1, 2**30 // (8 * n))
+        reset_peak(b)
+
+        def cg():
+            return conjugate_gradient(lambda v: infinite_kernel_product(Xd, "relu", v, tile_rows=tile) + 0.1 * v,
+                                      yd, tol=1e-8, maxiter=60)
+
+        (x, its, res), dev_s = timed(b, cg)
+        record(f"cg_krr (matrix-free) n={n}", dev_s, "not run (no CPU side)", f"res {res:.1e}",
+               f"{its} iterations, ridge 0.1, tiles of {tile} rows")
 
         # lambda_min(K_N) by a dense eigensolver
         n, d, N = sizes["lam"]

@@ -32,7 +32,8 @@ def is_device_array(K: Any) -> bool:
 def _square(xp: Any, K: Any) -> Any:
     if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] < 1:
         raise ValueError(f"K must be a non-empty square matrix, got shape {tuple(K.shape)}")
-    K = xp.astype(K, xp.float64)
+    if K.dtype != xp.float64:
+        K = xp.astype(K, xp.float64)
     if not bool(xp.all(xp.isfinite(K))):
         raise ValueError("K must contain only finite values (found NaN or inf)")
     return K
@@ -48,6 +49,22 @@ def eigenvalues_xp(K: Any) -> Any:
         return xp.linalg.eigvalsh(_square(xp, K))
 
 
+def _shifted(xp: Any, K: Any, ridge: float) -> Any:
+    """``K + ridge I`` with one ``n x n`` array (PyTorch, CuPy: a copy shifted on its diagonal in place)."""
+    if ridge == 0.0:
+        return K
+    n = K.shape[0]
+    if array_api_compat.is_torch_namespace(xp):
+        A = K.clone()
+        A.diagonal().add_(ridge)
+        return A
+    if array_api_compat.is_cupy_namespace(xp):
+        A = K.copy()
+        A[xp.arange(n), xp.arange(n)] += ridge
+        return A
+    return K + ridge * xp.eye(n, dtype=xp.float64, device=array_api_compat.device(K))
+
+
 def solve_ridge_xp(K: Any, y: Any, ridge: float, rcond: float, host_solve: Callable) -> Any:
     """``alpha = (K + ridge I)^{-1} y`` by Cholesky on ``K``'s namespace and device.
 
@@ -59,7 +76,8 @@ def solve_ridge_xp(K: Any, y: Any, ridge: float, rcond: float, host_solve: Calla
     :func:`~ntphase.linalg.ridge.solve_ridge`: condition estimate, warning,
     pseudo-inverse) and the result comes back to the device.
 
-    Cost ``n^3/3`` flops plus ``2 n^2``; memory the factor (``8 n^2`` bytes).
+    Cost ``n^3/3`` flops plus ``2 n^2``; device memory ``K``, ``K + ridge I``
+    (none when ``ridge = 0``) and the factor: ``8 n^2`` bytes each.
     """
     xp = array_api_compat.array_namespace(K)
     with float64_math(xp):
@@ -68,14 +86,13 @@ def solve_ridge_xp(K: Any, y: Any, ridge: float, rcond: float, host_solve: Calla
         y = xp.astype(xp.asarray(y, device=array_api_compat.device(K)), xp.float64)
         if y.shape != (n,):
             raise ValueError(f"y must have shape ({n},) to match K; got {tuple(y.shape)}")
-        eye = xp.eye(n, dtype=xp.float64, device=array_api_compat.device(K))
-        A = K + ridge * eye
+        A = _shifted(xp, K, ridge)
         try:
             L = xp.linalg.cholesky(A)
         except (ValueError, RuntimeError):  # NumPy/strict LinAlgError, torch's LinAlgError: not positive definite
             ok = False
         else:  # JAX and CuPy return NaN factors instead of raising
-            diag = xp.linalg.diagonal(L) if hasattr(xp.linalg, "diagonal") else L[eye > 0]
+            diag = xp.linalg.diagonal(L)
             ok = bool(xp.all(xp.isfinite(diag)))
         if ok:
             smallest = float(xp.min(diag)) ** 2
