@@ -279,3 +279,17 @@ def test_cli_device_cuda_fails_with_one_line_when_no_gpu(tmp_path):
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: --device cuda: no CUDA device:"), result.output
+
+
+def test_backend_of_reads_library_and_device_from_the_inputs(backend, data):
+    # identity: the backend found from arrays made on a backend is that backend
+    from ntphase._util.backend import backend_of
+
+    found = backend_of(_put(backend, data["X"]), None)
+    assert found.library == backend.library and found.device == backend.device
+    with pytest.raises(TypeError, match="same array library"):
+        if backend.library == "numpy":
+            pytest.importorskip("array_api_strict")
+            backend_of(data["X"], _strict().xp.asarray(data["W"]))
+        else:
+            backend_of(_put(backend, data["X"]), data["W"])

@@ -253,7 +253,8 @@ def backend_of(*arrays: Any) -> Backend:
     if array_api_compat.is_jax_array(first):
         label = "cpu" if dev.platform == "cpu" else f"cuda:{dev.id}"
         return Backend("jax", label, xp, dev)
-    return Backend(getattr(xp, "__name__", "array-api"), str(dev), xp, dev)
+    label = "cpu" if "cpu" in str(dev).lower() else str(dev)  # e.g. array_api_strict's CPU_DEVICE
+    return Backend(getattr(xp, "__name__", "array-api"), label, xp, dev)
 
 
 # --------------------------------------------------------------------------- #
