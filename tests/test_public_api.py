@@ -30,6 +30,7 @@ SUBPACKAGES = {
     "ntphase.kernels": {
         "InfiniteKernelOperator", "NTKernelOperator", "cross_product", "infinite_kernel", "kernel_memory",
         "nt_features", "nt_kernel", "truncated_kernel", "width_path",
+        "DeviceUnavailableError", "infinite_kernel_product", "nt_kernel_product", "resolve_device", "use_device",
     },
     "ntphase.linalg": {
         "LambdaMinResult", "RidgePath", "RidgeSolution", "choose_method", "eigenvalues", "lambda_min",

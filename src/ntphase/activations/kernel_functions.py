@@ -199,3 +199,59 @@ def kernel_values(act: Any, which: str, t: np.ndarray) -> np.ndarray:
     if which in ("second", "both"):
         out += closed.g(t)
     return out
+
+
+#: Closed-form kernel functions on an array-API namespace, keyed by ``ClosedForm.name``:
+#: ``(h, g)`` written with ``xp.acos``, ``xp.asin``, ``xp.sqrt`` (same formulas as above).
+_XP_CLOSED = {
+    "relu": (
+        lambda xp, t: (math.pi - xp.acos(t)) / (2.0 * math.pi),
+        lambda xp, t: (xp.sqrt(xp.clip(1.0 - t * t, min=0.0)) + (math.pi - xp.acos(t)) * t) / (2.0 * math.pi),
+    ),
+    "erf": (
+        lambda xp, t: (4.0 / math.pi) / xp.sqrt(9.0 - 4.0 * t * t),
+        lambda xp, t: (2.0 / math.pi) * xp.asin(2.0 * t / 3.0),
+    ),
+}
+
+
+def kernel_values_xp(act: Any, which: str, t: Any, xp: Any) -> Any:
+    """:func:`kernel_values` on an array-API array ``t`` (float64, clipped to ``[-1, 1]``).
+
+    Closed forms (relu, erf) with ``xp`` operations; otherwise the power series by
+    Horner in ``t^2`` (even and odd parts) with the coefficients of the band holding
+    the largest ``|t| < 1`` of ``t`` (one band for the whole array: one reduction
+    and up to ``SERIES_TERMS`` array passes), and the quadrature endpoint values
+    where ``|t| = 1`` exactly. The coefficients come from the host (SciPy
+    quadrature, cached); the evaluation stays on ``t``'s device.
+    """
+    closed = act.closed_form
+    if closed is not None and closed.name in _XP_CLOSED:
+        h, g = _XP_CLOSED[closed.name]
+        if which == "h":
+            return h(xp, t)
+        out = xp.zeros_like(t)
+        if which in ("first", "both"):
+            out = out + t * h(xp, t)
+        if which in ("second", "both"):
+            out = out + g(xp, t)
+        return out
+    A, plan, (plus, minus) = _series_plan(act, which)
+    a = xp.abs(t)
+    interior = a < 1.0
+    top = float(xp.max(xp.where(interior, a, xp.zeros_like(a)))) if t.size else 0.0
+    band = min(int(np.searchsorted(np.asarray(_BANDS), top, side="left")), len(_BANDS) - 1)
+    coef = A[: max(plan[band], 1)]
+    s = t * t
+    out = xp.zeros_like(t)
+    for part, odd in ((coef[0::2], False), (coef[1::2], True)):
+        nz = np.flatnonzero(part)
+        if nz.size == 0:
+            continue
+        part = part[: nz[-1] + 1]
+        acc = xp.full_like(t, float(part[-1]))
+        for c in part[-2::-1]:
+            acc = acc * s + float(c)
+        out = out + (acc * t if odd else acc)
+    ends = xp.where(t > 0, xp.full_like(t, plus), xp.full_like(t, minus))
+    return xp.where(interior, out, ends)

@@ -20,8 +20,10 @@ import typer
 
 __all__ = [
     "DEFAULT_OUT",
+    "DEVICE_HELP",
     "SCHEDULER_HELP",
     "WORKERS_HELP",
+    "check_device",
     "command_line",
     "executor",
     "fail",
@@ -88,7 +90,25 @@ def executor(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         cluster.close()
 
 
-def run_one(config, out: Path, scheduler: Any, progress: bool = True):
+DEVICE_HELP = (
+    "Where kernels, spectra and solves compute: 'cpu' (NumPy, the default), 'cuda', 'cuda:1' (the first of "
+    "PyTorch, CuPy, JAX that sees the GPU) or '<library>:<device>' ('jax:cpu', 'torch:cuda'); float64 always."
+)
+
+
+def check_device(device: str) -> None:
+    """Exit with one line (code 2) when ``--device`` names a malformed or missing device."""
+    from ntphase._util.backend import DeviceUnavailableError, resolve_device
+
+    try:
+        resolve_device(device)
+    except DeviceUnavailableError as exc:
+        fail(f"--device {device}: {exc.reason}")
+    except ValueError as exc:
+        fail(f"--device: {exc}")
+
+
+def run_one(config, out: Path, scheduler: Any, progress: bool = True, device: str = "cpu"):
     """Run one config (sweep + theory + figures) and return ``(result, seconds)``.
 
     An unusable output directory (a file, read-only, corrupt ``manifest.json`` or
@@ -101,7 +121,8 @@ def run_one(config, out: Path, scheduler: Any, progress: bool = True):
         with warnings.catch_warnings():  # failed tasks are reported by report_failures
             warnings.filterwarnings("ignore", message=r".* tasks failed after", category=RuntimeWarning)
             result = run_experiment(config, out, executor="serial" if scheduler is None else "dask",
-                                    scheduler=scheduler, progress=progress, command=command_line())
+                                    scheduler=scheduler, progress=progress, command=command_line(),
+                                    device=device)
     except (OSError, StoreError) as exc:
         fail(f"{out / config.experiment}: {exc}")
     return result, time.perf_counter() - start

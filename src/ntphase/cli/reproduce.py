@@ -9,8 +9,10 @@ import typer
 
 from ntphase.cli._common import (
     DEFAULT_OUT,
+    DEVICE_HELP,
     SCHEDULER_HELP,
     WORKERS_HELP,
+    check_device,
     executor,
     fail,
     report_failures,
@@ -41,6 +43,7 @@ def reproduce(
         help="Run only this experiment (repeatable): phase_transition, spectrum, double_descent, "
              "generalization, lazy_training.",
     ),
+    device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
 ) -> None:
     """Reproduce the paper's phenomena: run every experiment, then write DIR/report.html (see HELP)."""
@@ -49,6 +52,7 @@ def reproduce(
     from ntphase.experiments.config import packaged_config
     from ntphase.experiments.report import build_report
 
+    check_device(device)
     preset = "quick" if quick else "full"
     names = list(REGISTRY)
     if only:
@@ -71,7 +75,7 @@ def reproduce(
         for i, name in enumerate(names, 1):
             config = packaged_config(name, preset)
             typer.secho(f"[{i}/{len(names)}] {name} ({preset})", bold=True)
-            result, seconds = run_one(config, out, sched, progress)
+            result, seconds = run_one(config, out, sched, progress, device)
             timings[name] = seconds
             typer.echo(f"    done in {seconds:.1f} s -> {out / name}")
             n_failed += report_failures(result.directory)

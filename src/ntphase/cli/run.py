@@ -8,8 +8,10 @@ import typer
 
 from ntphase.cli._common import (
     DEFAULT_OUT,
+    DEVICE_HELP,
     SCHEDULER_HELP,
     WORKERS_HELP,
+    check_device,
     executor,
     fail,
     report_failures,
@@ -36,6 +38,7 @@ def run(
     workers: int | None = typer.Option(None, "--workers", "-w", min=1, help=WORKERS_HELP),
     scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     report: bool = typer.Option(True, "--report/--no-report", help="Rebuild OUT/report.html afterwards."),
+    device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Run one experiment config (see HELP)."""
@@ -43,12 +46,13 @@ def run(
     from ntphase.experiments.config import ConfigError, load_config
     from ntphase.experiments.report import build_report
 
+    check_device(device)
     try:
         config = load_config(config_file)
     except (ConfigError, FileNotFoundError) as exc:
         fail(str(exc))
     with executor(workers, scheduler) as sched:
-        result, seconds = run_one(config, out, sched, progress)
+        result, seconds = run_one(config, out, sched, progress, device)
     typer.echo(f"{config.experiment}: {len(result.table)} rows in {seconds:.1f} s -> {result.directory}")
     for path in result.figures:
         typer.echo(f"  figure {path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -10,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ntphase._util.atomic import atomic_write
+from ntphase._util.backend import resolve_device, use_device
 from ntphase.experiments.config import ExperimentConfig, load_config
 from ntphase.experiments.registry import get_experiment
 from ntphase.runtime import assemble, lock_directory, run_sweep, write_run_info
@@ -22,6 +24,7 @@ __all__ = [
     "ExperimentResult",
     "load_experiment_dir",
     "run_experiment",
+    "run_task_on_device",
     "theory_table",
     "write_table",
 ]
@@ -67,6 +70,7 @@ def run_experiment(
     progress: bool = True,
     figures: bool = True,
     command: str = "ntphase.experiments.run_experiment",
+    device: str = "cpu",
 ) -> ExperimentResult:
     """Run one validated experiment config into ``out/<experiment>/``.
 
@@ -93,15 +97,28 @@ def run_experiment(
         Also draw the figures (PNG + PDF).
     command : str
         The command line recorded in ``run.yaml``.
+    device : str
+        Where the tasks compute their kernels, spectra and solves
+        (:func:`ntphase.kernels.resolve_device`: ``"cpu"`` NumPy, ``"cuda"``,
+        ``"cuda:1"``, ``"jax:cpu"``, ...). Checked before anything runs
+        (``DeviceUnavailableError``, one line). Each task runs inside
+        ``use_device(device)``; the device is not a task parameter, so task keys
+        and seeds are the same on every device (the same numbers to rounding,
+        and a directory computed on one device resumes on another); ``run.yaml``
+        records it with the command line.
     """
+    backend = resolve_device(device)
     module = get_experiment(config.experiment)
     directory = Path(out) / config.experiment
     directory.mkdir(parents=True, exist_ok=True)
     with lock_directory(directory):
         write_run_info(directory, config, command)
         tasks = module.tasks(config)
+        task = module.run_task
+        if not backend.is_numpy:
+            task = functools.partial(run_task_on_device, module.run_task, device)
         table = run_sweep(
-            module.run_task,
+            task,
             tasks,
             directory,
             name=config.experiment,
@@ -117,6 +134,12 @@ def run_experiment(
         if figures and not table.empty:  # every task failed: nothing to plot
             paths = module.plot(table, config, directory / FIGURES_DIR, theory=theory)
     return ExperimentResult(config.experiment, directory, config, table, theory, paths)
+
+
+def run_task_on_device(task: Any, device: str, params: dict, seed: int) -> Any:
+    """Run ``task(params, seed)`` inside ``use_device(device)`` (picklable with ``functools.partial``)."""
+    with use_device(device):
+        return task(params, seed)
 
 
 def load_experiment_dir(directory: str | Path) -> ExperimentResult:

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from ntphase import conventions
-from ntphase._util.arrays import is_numpy
+from ntphase._util.arrays import is_numpy, to_numpy
+from ntphase._util.backend import float64_math, float64_math_for, offload
 from ntphase._util.memory import check_memory
 from ntphase._util.validation import check_choice, check_int
 from ntphase.activations import get_activation
@@ -234,7 +235,10 @@ def nt_kernel(
     Cost: ``O(n n2 (N + d))`` time (``n N d`` more for ``X W^T``); memory the
     ``n x n2`` output, the ``n x N`` neuron matrix (twice for ``"both"``, plus
     the ``n2 x N`` one for a cross kernel) and one block buffer. Non-NumPy
-    namespaces are computed with whole-matrix products (no blocking).
+    namespaces are computed with whole-matrix products (no blocking), on their
+    device, inside :func:`ntphase._util.backend.float64_math` (no TF32 on PyTorch,
+    64-bit mode on JAX); inside :func:`ntphase.kernels.use_device` NumPy inputs are
+    computed on that device and come back as NumPy.
 
     Examples
     --------
@@ -247,13 +251,19 @@ def nt_kernel(
     """
     layers = check_choice("layers", layers, LAYERS)
     block_size = check_block_size(block_size)
-    xp, X, X2, W = check_data(X, X2, W)
-    act = get_activation(activation)
-    if is_numpy(xp):
-        K = _nt_kernel_numpy(np.asarray(X), np.asarray(W), act, None if X2 is None else np.asarray(X2), layers, block_size)
-    else:
-        K = _nt_kernel_xp(xp, X, W, act, X2, layers)
-    _check_finite_kernel(xp, K)
+    moved = offload(X, W, X2)
+    if moved is not None:
+        backend, (Xd, Wd, X2d) = moved
+        with float64_math(backend.xp):
+            return to_numpy(nt_kernel(Xd, Wd, activation, X2d, layers, block_size))
+    with float64_math_for(X, W, X2):
+        xp, X, X2, W = check_data(X, X2, W)
+        act = get_activation(activation)
+        if is_numpy(xp):
+            K = _nt_kernel_numpy(np.asarray(X), np.asarray(W), act, None if X2 is None else np.asarray(X2), layers, block_size)
+        else:
+            K = _nt_kernel_xp(xp, X, W, act, X2, layers)
+        _check_finite_kernel(xp, K)
     return K
 
 

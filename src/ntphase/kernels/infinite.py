@@ -16,11 +16,13 @@ import numpy as np
 
 from ntphase import conventions
 from ntphase._util.arrays import from_numpy, is_numpy, to_numpy
+from ntphase._util.backend import float64_math, float64_math_for, offload
 from ntphase._util.memory import check_memory
 from ntphase._util.validation import check_choice
 from ntphase.activations import get_activation
 from ntphase.conventions import LAYERS
 from ntphase.kernels._inputs import check_data, check_on_sphere, common_dtype
+from ntphase.kernels.array_api import infinite_kernel_xp
 from ntphase.kernels.tiled import dense_infinite_kernel
 from ntphase.sphere import check_degree, gegenbauer, sphere_spectrum
 
@@ -102,7 +104,12 @@ def infinite_kernel(X: Any, activation: Any, X2: Any = None, layers: str = "firs
     (``<= 1e-12 H(1)`` per entry, :mod:`ntphase.kernels.fast_function`) and
     exactly near ``|t| = 1``; ReLU's ``arccos`` there uses the point gap
     ``1 - t = |x - x'|^2 / (2d)``, so near-duplicates are accurate to about
-    ``1e-15``. Non-NumPy inputs are computed on the host.
+    ``1e-15``. Other array-API namespaces (PyTorch, CuPy, JAX) are computed on
+    their own device by :func:`ntphase.kernels.array_api.infinite_kernel_xp`
+    (float64; relu/erf closed forms and the Hermite series with ``xp``
+    operations, the series coefficients from the host); inside
+    :func:`ntphase.kernels.use_device` NumPy inputs are computed on that device
+    and come back as NumPy.
 
     Examples
     --------
@@ -114,14 +121,21 @@ def infinite_kernel(X: Any, activation: Any, X2: Any = None, layers: str = "firs
     """
     layers = check_choice("layers", layers, LAYERS)
     act = get_activation(activation)
+    moved = offload(X, X2)
+    if moved is not None:
+        backend, (Xd, X2d) = moved
+        with float64_math(backend.xp):
+            return to_numpy(infinite_kernel(Xd, act, X2d, layers))
+    if not all(a is None or isinstance(a, np.ndarray) for a in (X, X2)):
+        with float64_math_for(X, X2):
+            xp, X, X2, _ = check_data(X, X2)
+            if not is_numpy(xp):
+                return xp.astype(infinite_kernel_xp(xp, X, act, X2, layers), common_dtype(xp, X, X2))
     xp, X, X2, _ = check_data(X, X2)
     dtype = common_dtype(xp, X, X2)
     Xn = to_numpy(X).astype(np.float64, copy=False)
     Yn = None if X2 is None else to_numpy(X2).astype(np.float64, copy=False)
-    out = dense_infinite_kernel(Xn, act, Yn, layers=layers)
-    if is_numpy(xp):
-        return out.astype(dtype, copy=False)
-    return xp.astype(from_numpy(out, xp, X), dtype)
+    return dense_infinite_kernel(Xn, act, Yn, layers=layers).astype(dtype, copy=False)
 
 
 def truncated_kernel(

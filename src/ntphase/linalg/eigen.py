@@ -40,10 +40,13 @@ import scipy.linalg
 from scipy.sparse import issparse
 from scipy.sparse.linalg import LinearOperator, aslinearoperator, eigsh
 
+from ntphase._util.arrays import to_numpy
+from ntphase._util.backend import offload
 from ntphase._util.memory import check_memory, fits
 from ntphase._util.random import as_generator
 from ntphase._util.validation import check_choice, check_float, check_int
 from ntphase.conventions import SYMMETRY_RTOL, XI_ZERO_RTOL
+from ntphase.linalg.array_api import eigenvalues_xp, is_device_array
 from ntphase.linalg.lanczos import (
     AUTO_DENSE_MIN_N,
     choose,
@@ -221,7 +224,9 @@ def eigenvalues(K: Any) -> np.ndarray:
     -------
     ndarray, shape (n,)
         ``scipy.linalg.eigvalsh(K)``, ascending. Cost ``O(n^3)``, memory ``8 n^2``
-        bytes for the working copy.
+        bytes for the working copy. A PyTorch/CuPy/JAX ``K``: ``xp.linalg.eigvalsh``
+        on its device, same array type; NumPy ``K`` inside
+        :func:`ntphase.kernels.use_device`: on that device, back as NumPy.
 
     Examples
     --------
@@ -230,6 +235,11 @@ def eigenvalues(K: Any) -> np.ndarray:
     >>> eigenvalues(np.diag([3.0, 1.0, 2.0])).tolist()
     [1.0, 2.0, 3.0]
     """
+    moved = offload(K)
+    if moved is not None:  # inside use_device(...): on the device, back as NumPy
+        return to_numpy(eigenvalues(moved[1][0]))
+    if is_device_array(K):
+        return eigenvalues_xp(K)
     kind, A = _operand(K)
     n = A.shape[0]
     if kind == "operator":
@@ -292,6 +302,11 @@ def lambda_min(
 
     Notes
     -----
+    Array-API matrices (PyTorch, CuPy, JAX): ``"auto"``/``"dense"`` run
+    ``xp.linalg.eigvalsh`` on their device (all eigenvalues: the array API has
+    no index subset); ``"lanczos"``/``"lobpcg"`` copy the matrix to the host.
+    Inside :func:`ntphase.kernels.use_device`, a NumPy matrix with ``"auto"``
+    or ``"dense"`` is computed on that device.
     Cost: dense ``O(n^3)``; matrix-free ``O(n N d)`` per product times the
     number of products (typically a few hundred for ``K_N`` near the lower edge
     of its spectrum; it grows as ``N d / n -> 1`` because the gap closes).
@@ -312,6 +327,15 @@ def lambda_min(
         as_generator(rng)
     if maxiter is not None:
         maxiter = check_int("maxiter", maxiter, minimum=1)
+    on_device = offload(K)
+    if on_device is not None and method in ("auto", "dense"):
+        K, method = on_device[1][0], "dense"  # inside use_device(...): dense on the device
+    if is_device_array(K):
+        if method in ("auto", "dense"):
+            value = float(to_numpy(eigenvalues_xp(K))[0])
+            result = LambdaMinResult(value, "dense", 0, math.nan, math.nan, math.nan)
+            return result if return_info else result.value
+        K = to_numpy(K)  # the matrix-free solvers run on the host
     kind, A = _operand(K)
     n = A.shape[0]
     if method == "auto":

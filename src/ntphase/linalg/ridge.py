@@ -49,9 +49,11 @@ import scipy.linalg
 from scipy.linalg import LinAlgWarning
 
 from ntphase._util.arrays import to_numpy
+from ntphase._util.backend import offload
 from ntphase._util.memory import check_memory
 from ntphase._util.validation import check_float, check_matrix, check_vector
 from ntphase.conventions import SYMMETRY_RTOL
+from ntphase.linalg.array_api import is_device_array, solve_ridge_xp
 
 __all__ = [
     "RidgePath",
@@ -547,6 +549,10 @@ def solve_ridge(K: Any, y: Any, ridge: float, *, rcond: float | None = None) -> 
     Returns
     -------
     ndarray, shape (n,)
+        Same array type and device as ``K`` (PyTorch, CuPy, JAX: solved there by
+        :func:`ntphase.linalg.array_api.solve_ridge_xp`, Cholesky with
+        ``xp.linalg``, host fallback when ill-conditioned); NumPy inside
+        :func:`ntphase.kernels.use_device` (solved on that device).
 
     Notes
     -----
@@ -559,6 +565,13 @@ def solve_ridge(K: Any, y: Any, ridge: float, *, rcond: float | None = None) -> 
     >>> np.allclose(solve_ridge(K, [1.0, 2.0], 0.5), np.linalg.solve(K + 0.5 * np.eye(2), [1.0, 2.0]))
     True
     """
+    moved = offload(K, y)
+    if moved is not None:  # inside use_device(...): solve on the device, return NumPy
+        backend, (Kd, yd) = moved
+        return to_numpy(solve_ridge(Kd, yd, ridge, rcond=rcond))
+    if is_device_array(K):
+        ridge = check_float("ridge", ridge, minimum=0.0)
+        return solve_ridge_xp(K, y, ridge, check_rcond(rcond, K.shape[0]), solve_ridge)
     K = check_kernel("K", K)
     n = K.shape[0]
     y = check_vector("y", y, length=n)
