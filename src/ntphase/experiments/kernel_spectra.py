@@ -287,7 +287,7 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         plots.finish(ax_h, r"eigenvalue $\lambda$", "count per sample (log)",
                      f"{act}: spectrum, d={config.d}, n={config.n}, Nd/n={config.width * config.d / config.n:.3g}",
                      legend=False)
-        # rank plot with the predicted staircase
+        # rank plot with the laws' predicted sorted eigenvalues
         idx = np.arange(1, config.n + 1)
         for i, (label, name) in enumerate((("KN", r"$K_N$"), ("K", r"$K$"))):
             e = plots.select(table, quantity=f"eigenvalue_{label}", activation=act)
