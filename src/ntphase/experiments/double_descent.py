@@ -324,6 +324,7 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
                  f"{config.activation}, d={config.d}, n={config.n}, " + fr"$\tau$={config.noise}", loc="upper right")
     plots.finish(ax_n, r"$Nd/n$", r"$\|\hat a\|_2^2 = \alpha^\top K_N \alpha$ (squared norm)", "solution norm",
                  loc="upper right")
-    plots.caption(fig, f"markers: simulation (mean $\\pm$ s.e. over {config.repeats} seeds); lines: theory; "
+    plots.caption(fig, f"markers: simulation (mean $\\pm$ s.e. over {config.repeats} seeds; all widths of a seed share "
+                       "its data, target and nested weights, so seed noise moves whole curves);\nlines: theory; "
                        "stars at right: KRR (infinite width) simulation; arrows: off-scale means (value shown)")
     return plots.save_figure(fig, outdir, NAME)
