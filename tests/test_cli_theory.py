@@ -93,3 +93,31 @@ def test_bad_input_exits_2_without_traceback(args, word):
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert word in result.output
+
+
+def test_width_prints_the_kn_law_edge():
+    # Oracle: the library's lambda_min_nt_edge (same kmax as the summary), called directly.
+    expected = theory.lambda_min_nt_edge("relu", 20, 400, 40, kmax=theory.default_kmax(20, 400))
+    result = _run("--activation", "relu", "--d", "20", "--n", "400", "--width", "40", "--json")
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["width"] == 40 and got["lambda_min_nt_edge"] == expected
+    assert 0 < expected < got["lambda_min_edge"]  # Nd/n = 2: below lambda_min(K), above 0
+    assert got["filling_degrees"] == [] and "warning" not in result.stderr
+    table = _run("--activation", "relu", "--d", "20", "--n", "400", "--width", "40")
+    assert table.exit_code == 0, table.output
+    assert "lambda_min(K_N), N=40, Nd/n=2" in table.stdout and f"{expected:.6g}" in table.stdout
+    # below the threshold the predicted lambda_min(K_N) is 0 (rank K_N <= N d < n)
+    below = json.loads(_run("--activation", "relu", "--d", "20", "--n", "400", "--width", "10", "--json").stdout)
+    assert below["lambda_min_nt_edge"] == 0.0
+
+
+def test_filling_degree_warning():
+    # Oracle: B(20, 3) = 1520 is within a factor 0.9 of n = 1400 and erf has xi_{20,3} > 0
+    # (filling_degrees); the warning goes to stderr, so --json stdout stays one JSON object.
+    result = _run("--activation", "erf", "--d", "20", "--n", "1400", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["filling_degrees"] == [{"degree": 3, "multiplicity": 1520, "fraction": 1520 / 1400}]
+    assert "warning: degree 3 has B(d,k) = 1520" in result.stderr
+    quiet = _run("--activation", "erf", "--d", "20", "--n", "600")  # B(20,2) = 209, B(20,3) = 1520: far from 600
+    assert quiet.exit_code == 0 and "warning" not in quiet.stderr

@@ -350,3 +350,82 @@ def test_plots_module_has_no_pyplot_import():
 
     importlib.reload(ntphase.experiments.plots)
     assert "matplotlib.pyplot" not in vars(ntphase.experiments.plots)
+
+
+# --------------------------------------------------------------------------- spectral-law curves
+
+
+def test_phase_transition_theory_has_kn_law_edge_and_agreement_per_predictor(runs):
+    from ntphase.theory import lambda_min_nt_edge
+
+    res = runs[1]["phase_transition"]
+    module = get_experiment("phase_transition")
+    theory, table = res.theory, res.table
+    for act in ("tanh", "relu"):
+        for d in (10, 50):
+            law = theory[(theory["quantity"] == "nt_law_edge") & (theory["activation"] == act) & (theory["d"] == d)]
+            measured_N = {N for N in module.widths(res.config, d) if N * d > 100}
+            assert measured_N <= set(law["N"])  # the curve is evaluated at every measured width
+            # Oracle: the library function on the same (activation, d, n, N).
+            N0 = int(law["N"].iloc[len(law) // 2])
+            got = float(law.loc[law["N"] == N0, "value"].iloc[0])
+            assert got == lambda_min_nt_edge(act, d, 100, N0)
+    rows = module.agreement(table, theory, res.config)
+    labels = [r["prediction"] for r in rows]
+    for name in ("K_N-law edge", "random-features edge", "MP conjecture"):
+        assert any(name in lab and "Nd/n >= 2" in lab for lab in labels), name
+    # independent recomputation of one row: tanh d = 10, K_N-law edge over Nd/n >= 2
+    row = next(r for r in rows if r["setting"] == "tanh, d=10, n=100" and lab_is(r, "K_N-law edge", "Nd/n >= 2"))
+    sub = table[(table["activation"] == "tanh") & (table["d"] == 10) & (table["quantity"] == "lambda_min_KN")]
+    meas = sub[sub["ratio"] >= 2.0].groupby("N")["value"].mean()
+    pred = np.array([lambda_min_nt_edge("tanh", 10, 100, int(N)) for N in meas.index])
+    assert row["relative_error"] == pytest.approx(np.mean(np.abs(pred - meas.to_numpy()) / meas.to_numpy()), rel=1e-9)
+    # relu d = 50, N = 5 (Nd/n = 2.5): dead rows (P = 2^-5 per sample); shown, not dropped
+    dead = [r for r in rows if "dead-row width" in r["prediction"] and r["setting"].startswith("relu, d=50")]
+    assert len(dead) == 3 and all("no predictor models dead rows" in r["note"] for r in dead)
+
+
+def lab_is(row: dict, *parts: str) -> bool:
+    return all(p in row["prediction"] for p in parts)
+
+
+def test_spectrum_theory_has_laws_and_agreement(runs):
+    from ntphase.theory import KernelSpectralLaw, NTKernelSpectralLaw
+
+    res = runs[1]["spectrum"]
+    theory, table, config = res.theory, res.table, res.config
+    for act in ("relu", "tanh"):
+        th = theory[theory["activation"] == act]
+        for label, law in (("K", KernelSpectralLaw(act, 10, 200)), ("KN", NTKernelSpectralLaw(act, 10, 200, config.width))):
+            q = th[th["quantity"] == f"predicted_eigenvalue_{label}"].sort_values("index")
+            # Oracle: the law's own quantiles, called directly; ascending, one per eigenvalue
+            assert len(q) == 200 and np.all(np.diff(q["value"].to_numpy()) >= 0)
+            assert np.allclose(q["value"].to_numpy(), law.predicted_eigenvalues(), rtol=1e-12)
+            dens = th[th["quantity"] == f"density_{label}"]
+            assert len(dens) and np.all(dens["value"] >= 0)
+            assert float(th.loc[th["quantity"] == f"law_edge_{label}", "value"].iloc[0]) == law.lambda_min
+    rows = get_experiment("spectrum").agreement(table, theory, config)
+    sorted_rows = [r for r in rows if r["prediction"].startswith("sorted eigenvalues of")]
+    assert len(sorted_rows) == 4  # K and K_N for two activations
+    # independent recomputation: relu, K: median over ranks of |pred_i - meas_i| / meas_i
+    r = next(r for r in sorted_rows if r["setting"].startswith("relu") and "of K:" in r["prediction"])
+    meas = table[(table["activation"] == "relu") & (table["quantity"] == "eigenvalue_K")].groupby("index")["value"].mean()
+    pred = KernelSpectralLaw("relu", 10, 200).predicted_eigenvalues()
+    assert r["relative_error"] == pytest.approx(np.median(np.abs(pred - meas.to_numpy()) / meas.to_numpy()), rel=1e-9)
+    assert any(r["prediction"].startswith("lambda_min(K_N): edge of the K_N law") for r in rows)
+
+
+def test_double_descent_theory_has_norm_curve_and_agreement(runs):
+    from ntphase.theory import nt_ridge_norm
+
+    res = runs[1]["double_descent"]
+    theory = res.theory
+    th = theory[(theory["quantity"] == "nt_ridge_norm") & (theory["ridge"] == 0.1)]
+    assert len(th) > 20
+    N0 = int(th["N"].iloc[len(th) // 2])
+    # Oracle: the library function on the same setting.
+    expected = float(nt_ridge_norm("relu", 10, 100, N0, 0.1, {1: 1.0, 2: 0.36}, noise=0.3))
+    assert float(th.loc[th["N"] == N0, "value"].iloc[0]) == pytest.approx(expected, rel=1e-12)
+    rows = get_experiment("double_descent").agreement(res.table, theory, res.config)
+    norm_rows = [r for r in rows if r["prediction"].startswith("NT ridge squared norm")]
+    assert len(norm_rows) == 2 and all(np.isfinite(r["relative_error"]) for r in norm_rows)

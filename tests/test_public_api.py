@@ -45,7 +45,8 @@ SUBPACKAGES = {
         "KMAX_CAP", "KMAX_DIM_FACTOR", "KernelSpectralLaw", "NTKernelSpectralLaw", "filling_degrees",
         "lambda_min_nt_edge", "asymptotic_risk", "default_kmax", "kernel_df", "krr_risk",
         "krr_risk_spectral", "lambda_min_edge", "lambda_min_mp_conjecture", "lambda_min_rf_edge",
-        "nt_ridge_risk", "prr_risk", "random_features_edge", "rf_risk_spectral", "silverstein_edge",
+        "nt_ridge_norm", "nt_ridge_risk", "prr_risk", "random_features_edge", "rf_norm_spectral",
+        "rf_risk_spectral", "silverstein_edge",
         "solve_kappa", "spike_prediction", "theory_summary",
     },
     "ntphase.training": {

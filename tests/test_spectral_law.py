@@ -11,14 +11,13 @@ import numpy as np
 import pytest
 
 import ntphase
-from ntphase.theory import lambda_min_edge
+from ntphase.theory import lambda_min_edge, spike_prediction
 from ntphase.theory.equivalents import silverstein_edge
 from ntphase.theory.spectral_law import (
     KernelSpectralLaw,
     NTKernelSpectralLaw,
     filling_degrees,
     lambda_min_nt_edge,
-    spike_groups,
 )
 
 # A synthetic spectrum with P = 2496 > n present directions (degree-0-like single direction first).
@@ -213,8 +212,8 @@ def test_filling_degrees_issue_example():
         filling_degrees("tanh", 30, 5000, threshold=1.5)
 
 
-def test_spike_groups_single_eigenvalue_and_bulk_width():
-    groups = spike_groups("relu", 30, 2000)
+def test_spike_prediction_single_eigenvalue_and_bulk_width():
+    groups = spike_prediction("relu", 30, 2000)
     zero = next(g for g in groups if g["degree"] == 0)
     # a group of one eigenvalue has no spread
     assert zero["count"] == 1 and zero["spread_low"] == zero["spread_high"] == zero["location"]

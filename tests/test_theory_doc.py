@@ -208,6 +208,9 @@ def test_quoted_constants_match_ntphase():
         (r"400\$: edge \$(0\.\d+)\$", lambda: th.lambda_min_edge("relu", 20, 400)),
         (r"At \$n = 2000\$ the edge is \$(0\.\d+)\$", lambda: th.lambda_min_edge("relu", 20, 2000)),
         (r"a bulk of (\d+) with mean", lambda: th.spike_prediction("relu", 20, 400)[-1]["count"]),
+        (r"\(spread (0\.\d+)-0\.\d+ from the law", lambda: th.spike_prediction("relu", 20, 400)[2]["spread_low"]),
+        (r"\(spread 0\.\d+-(0\.\d+) from the law", lambda: th.spike_prediction("relu", 20, 400)[2]["spread_high"]),
+        (r"\(spread (0\.\d+)-0\.\d+\)\.", lambda: th.spike_prediction("relu", 20, 400)[-1]["spread_low"]),
     ]
     for pattern, compute in checks:
         _assert_rounds_to(float(compute()), _quoted(pattern))

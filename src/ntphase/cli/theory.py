@@ -20,6 +20,11 @@ gamma_{>l} = H(1) - sum_{k<=l} B(d,k) xi_{d,k}, the spike groups (B(d,k) eigenva
 n xi_{d,k} + gamma_{>l}) and the bulk (mean gamma_{>l}), and the Gaussian-equivalent
 lower edge of the spectrum (the predicted lambda_min(K)).
 
+With --width N: the predicted lambda_min(K_N) at that width, from (activation, d, n, N)
+alone (lower edge of the law of K times Marchenko-Pastur of ratio n/(N d); 0 for N d <= n).
+A warning is printed when a present degree nearly fills n (0.9 n <= B(d,k) <= n/0.9):
+there the spike/bulk picture and the Gaussian equivalence behind these predictions fail.
+
 With --risk: test-risk predictions for a target with energy c_k^2 in degree k
 (--energy k=c2, repeatable) and noise variance tau^2 (--noise tau): the asymptotic risk
 ||P_{>l} f*||^2, the KRR deterministic equivalent, PRR (kernel K_{<=l}, ridge
@@ -119,13 +124,17 @@ def _print_tables(summary: dict, rows: list[dict] | None, width: int | None) -> 
         [f"gamma_>{lev} (d = {summary['d']})", _fmt(summary["gamma_above_level"])],
         [f"lambda_min edge (Gaussian equiv., kmax={summary['kmax_edge']})", _fmt(summary["lambda_min_edge"])],
     ]
+    if "lambda_min_nt_edge" in summary:
+        N = summary["width"]
+        head.append([f"lambda_min(K_N), N={N}, Nd/n={N * summary['d'] / summary['n']:.3g} (K_N law edge)",
+                     _fmt(summary["lambda_min_nt_edge"])])
     table(f"ntphase theory: {summary['activation']}, d={summary['d']}, n={summary['n']}, layers={summary['layers']}",
           ["quantity", "value"], head, first_left=True)
     table("degrees: B(d,k), xi_{d,k}, B(d,k) xi_{d,k}", ["k", "B(d,k)", "xi_{d,k}", "B(d,k) xi_{d,k}", "present"],
           [[str(r["degree"]), str(r["multiplicity"]), _fmt(r["xi"]), _fmt(r["multiplicity_times_xi"]),
             "yes" if r["present"] else "no"] for r in summary["degrees"]])
     table(f"spike groups and bulk for n = {summary['n']}",
-          ["group", "count", "location", "MP spread low", "MP spread high"],
+          ["group", "count", "location", "spread low (law)", "spread high (law)"],
           [[f"degree {g['degree']}" if g["kind"] == "spike" else "bulk", str(g["count"]), _fmt(g["location"]),
             _fmt(g["spread_low"]), _fmt(g["spread_high"])] for g in summary["spikes"]])
     if rows is not None:
@@ -136,6 +145,16 @@ def _print_tables(summary: dict, rows: list[dict] | None, width: int | None) -> 
             keys.append("nt_ridge_risk")
         table("test risk predictions (excess over noise)", cols,
               [[_fmt(r[k]) if r[k] is not None else "inf" for k in keys] for r in rows])
+
+
+def _warn_filling(summary: dict) -> None:
+    """Warn on stderr when a present degree nearly fills n (the predictions' known failure)."""
+    for g in summary.get("filling_degrees", []):
+        typer.echo(
+            f"warning: degree {g['degree']} has B(d,k) = {g['multiplicity']} directions for n = {summary['n']} "
+            f"({g['fraction']:.3g} n): the spike/bulk picture and the Gaussian equivalence fail when a degree "
+            "nearly fills n (edge errors of +24% to +102% measured); treat the spectrum and lambda_min "
+            "predictions as rough.", err=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -168,11 +187,12 @@ def register(app: typer.Typer) -> None:
         if width is not None and width < 1:
             raise typer.BadParameter(f"width must be an integer >= 1, got {width}", param_hint="--width")
         try:
-            summary = theory_summary(activation, d, n, lmax, layers=layers)
+            summary = theory_summary(activation, d, n, lmax, layers=layers, width=width)
             rows = (_risk_rows(activation, d, n, summary["level"], energies, noise, ridges, width, layers)
                     if risk else None)
         except (ValueError, TypeError) as exc:
             raise typer.BadParameter(str(exc)) from None
+        _warn_filling(summary)
         if json_output:
             out = dict(summary)
             if rows is not None:

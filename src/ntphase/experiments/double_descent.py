@@ -6,7 +6,8 @@ interpolator diverges there) and comes back down to the kernel ridge regression
 (KRR, infinite width) limit for ``N d >> n``; a ridge ``lambda > 0`` tames the peak.
 Section 6: the random-features deterministic equivalent with ``p = N d`` features
 (``theory.nt_ridge_risk``) predicts the whole curve, and ``theory.krr_risk`` the
-``N -> infinity`` limit.
+``N -> infinity`` limit; ``theory.nt_ridge_norm`` (the same equivalent, through the
+leave-one-out and GCV identities) predicts the squared norm of the solution.
 
 One task = one repeat: sample ``X`` (n), ``X_test`` (n_test), the widest ``W``, a
 :class:`~ntphase.data.HarmonicTarget` with the configured degree energies, and
@@ -39,7 +40,7 @@ from ntphase.experiments.config import (
 from ntphase.kernels import infinite_kernel, width_path
 from ntphase.learning import test_error
 from ntphase.linalg import ridge_path
-from ntphase.theory import krr_risk, nt_ridge_risk
+from ntphase.theory import krr_risk, nt_ridge_norm, nt_ridge_risk
 
 NAME: Final = "double_descent"
 
@@ -148,7 +149,8 @@ def run_task(params: dict, seed: int) -> list[dict]:
 
 
 def theory_rows(config: Config) -> list[dict]:
-    """Random-features deterministic equivalent on a fine width grid, and the KRR limit, per ridge."""
+    """Random-features deterministic equivalents of the test error and of the squared norm on a
+    fine width grid, and the KRR limit of the test error, per ridge."""
     e = energies(config.target)
     base = {"activation": config.activation, "d": config.d, "n": config.n}
     # integer widths on a fine log grid (the theory is a function of p = N d)
@@ -162,7 +164,21 @@ def theory_rows(config: Config) -> list[dict]:
             vals = np.atleast_1d(nt_ridge_risk(config.activation, config.d, config.n, Ns, lam, e, noise=config.noise))
         rows += [{**base, "quantity": "nt_ridge_risk", "value": float(v), "ridge": lam, "N": int(N),
                   "ratio": float(N * config.d / config.n)} for N, v in zip(Ns, vals)]
+        with np.errstate(all="ignore"):
+            norms = np.atleast_1d(nt_ridge_norm(config.activation, config.d, config.n, Ns, lam, e, noise=config.noise))
+        rows += [{**base, "quantity": "nt_ridge_norm", "value": float(v), "ridge": lam, "N": int(N),
+                  "ratio": float(N * config.d / config.n)} for N, v in zip(Ns, norms)]
     return rows
+
+
+def _error_note(rel: np.ndarray, pred: np.ndarray, ratio: np.ndarray) -> str:
+    """Mean signed error below and above the threshold, and the worst point."""
+    parts = []
+    for name, sel in (("below Nd=n", ratio < 1.0), ("above", ratio > 1.0)):
+        if sel.any():
+            parts.append(f"{name}: mean {np.mean(rel[sel]):+.0%}")
+    worst = int(np.argmax(np.abs(rel)))
+    return "; ".join(parts) + f"; worst {rel[worst]:+.0%} at Nd/n={ratio[worst]:.3g}"
 
 
 def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
@@ -179,16 +195,34 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
             with np.errstate(all="ignore"):
                 pred = np.atleast_1d(nt_ridge_risk(config.activation, config.d, config.n,
                                                    nt["N"].to_numpy().astype(int), lam, e, noise=config.noise))
-            rel = np.abs(pred - nt["mean"].to_numpy()) / nt["mean"].to_numpy()
+            signed = (pred - nt["mean"].to_numpy()) / nt["mean"].to_numpy()
+            rel = np.abs(signed)
             ok = np.isfinite(rel)
             if ok.any():
-                worst = int(np.nanargmax(np.where(ok, rel, -1)))
                 rows.append({
                     "prediction": f"NT ridge: random-features det. equiv. (lambda={lam:g}"
                                   + (", |log2 Nd/n| >= 1)" if lam == 0 else ")"),
                     "setting": setting, "predicted": float(np.mean(pred[ok])),
                     "measured": float(nt["mean"][ok].mean()), "relative_error": float(np.mean(rel[ok])),
-                    "note": f"mean over {int(ok.sum())} widths; worst {rel[worst]:.0%} at Nd/n={nt['ratio'].iloc[worst]:.3g}",
+                    "note": f"{int(ok.sum())} widths; " + _error_note(signed[ok], pred[ok], nt["ratio"].to_numpy()[ok]),
+                })
+        nrm = plots.mean_se(plots.select(table, quantity="norm", model="NT", ridge=lam), ["N", "ratio"])
+        if lam == 0:
+            nrm = nrm[np.abs(np.log2(nrm["ratio"])) >= 1.0]
+        if len(nrm):
+            with np.errstate(all="ignore"):
+                pred = np.atleast_1d(nt_ridge_norm(config.activation, config.d, config.n,
+                                                   nrm["N"].to_numpy().astype(int), lam, e, noise=config.noise))
+            meas = nrm["mean"].to_numpy()
+            signed = (pred - meas) / meas
+            ok = np.isfinite(signed)
+            if ok.any():
+                rows.append({
+                    "prediction": f"NT ridge squared norm: RF det. equiv. (lambda={lam:g}"
+                                  + (", |log2 Nd/n| >= 1)" if lam == 0 else ")"),
+                    "setting": setting, "predicted": float(np.mean(pred[ok])), "measured": float(np.mean(meas[ok])),
+                    "relative_error": float(np.mean(np.abs(signed[ok]))),
+                    "note": _error_note(signed[ok], pred[ok], nrm["ratio"].to_numpy()[ok]),
                 })
         krr = plots.select(table, quantity="test_error", model="KRR", ridge=lam)
         th = plots.select(theory, quantity="krr_risk", ridge=lam)
@@ -197,6 +231,34 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
             rows.append({"prediction": f"KRR det. equiv. (lambda={lam:g})", "setting": setting, "predicted": p,
                          "measured": m, "relative_error": abs(p - m) / m, "note": f"{len(krr)} seeds"})
     return rows
+
+
+def _side_errors(table: pd.DataFrame, config: Config) -> list[str]:
+    """Mean signed error of the RF equivalents (test error and norm) below / above ``Nd = n``,
+    as ranges over the ridges (``lambda = 0``: ``|log2 Nd/n| >= 1``)."""
+    e = energies(config.target)
+    spans: dict[tuple[str, str], list[float]] = {}
+    for lam in config.ridges:
+        for quantity, fun, name in (("test_error", nt_ridge_risk, "test error"), ("norm", nt_ridge_norm, "norm")):
+            meas = plots.mean_se(plots.select(table, quantity=quantity, model="NT", ridge=lam), ["N", "ratio"])
+            if lam == 0:
+                meas = meas[np.abs(np.log2(meas["ratio"])) >= 1.0]
+            if meas.empty:
+                continue
+            with np.errstate(all="ignore"):
+                pred = np.atleast_1d(fun(config.activation, config.d, config.n, meas["N"].to_numpy().astype(int), lam,
+                                         e, noise=config.noise))
+            err = (pred - meas["mean"].to_numpy()) / meas["mean"].to_numpy()
+            ratio = meas["ratio"].to_numpy()
+            for side, sel in (("Nd < n", ratio < 1.0), ("Nd > n", ratio > 1.0)):
+                ok = sel & np.isfinite(err)
+                if ok.any():
+                    spans.setdefault((name, side), []).append(float(np.mean(err[ok])))
+    out = []
+    for (name, side), vals in spans.items():
+        lo, hi = min(vals), max(vals)
+        out.append(f"{name}, {side}: {lo:+.0%}" + (f" to {hi:+.0%}" if f"{hi:+.0%}" != f"{lo:+.0%}" else ""))
+    return out
 
 
 def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
@@ -238,6 +300,20 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
                              label="KRR simulation (N = inf)" if i == 0 else None, i=i, filled=False, fmt="*", ms=9)
         nrm = plots.mean_se(plots.select(table, quantity="norm", model="NT", ridge=lam), ["ratio"])
         plots.simulation(ax_n, nrm["ratio"], nrm["mean"], nrm["se"], label=lab, i=i)
+        thn = plots.select(theory, quantity="nt_ridge_norm", ridge=lam)
+        thn = thn[np.isfinite(thn["value"])]
+        if len(thn) and len(nrm):
+            # the lambda = 0 norm diverges at Nd = n: cap the line a decade above the measured points
+            thn = thn.assign(value=np.minimum(thn["value"], 10.0 * float(nrm["mean"].max())))
+            plots.theory(ax_n, thn["ratio"], thn["value"], label="RF det. equiv. (theory)" if i == 0 else None, i=i)
+    notes = _side_errors(table, config)
+    if notes:
+        # room below the norms (two and a half decades) for the note
+        low = plots.select(table, quantity="norm", model="NT")["value"]
+        if len(low) and float(low.min()) > 0:
+            ax_n.set_ylim(bottom=float(low.min()) / 300.0)
+        plots.corner_text(ax_n, "RF det. equiv. vs simulation: mean signed error\nover widths (range over the ridges):\n"
+                          + "\n".join(notes), "lower right")
     for a in (ax, ax_n):
         a.set_xscale("log", base=2)
         a.set_yscale("log")
@@ -246,7 +322,9 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         ax.set_ylim(top=ycap)
     plots.finish(ax, r"$Nd/n$ (parameters / samples)", r"test error $\|f^*-\hat f\|^2_{L^2}$",
                  f"{config.activation}, d={config.d}, n={config.n}, " + fr"$\tau$={config.noise}", loc="upper right")
-    plots.finish(ax_n, r"$Nd/n$", r"$\|\hat a\|_2^2 = \alpha^\top K_N \alpha$ (squared norm)", "solution norm")
-    plots.caption(fig, f"markers: simulation (mean $\\pm$ s.e. over {config.repeats} seeds); lines: theory; "
+    plots.finish(ax_n, r"$Nd/n$", r"$\|\hat a\|_2^2 = \alpha^\top K_N \alpha$ (squared norm)", "solution norm",
+                 loc="upper right")
+    plots.caption(fig, f"markers: simulation (mean $\\pm$ s.e. over {config.repeats} seeds; all widths of a seed share "
+                       "its data, target and nested weights, so seed noise moves whole curves);\nlines: theory; "
                        "stars at right: KRR (infinite width) simulation; arrows: off-scale means (value shown)")
     return plots.save_figure(fig, outdir, NAME)

@@ -5,7 +5,12 @@ docs/theory.md, section 3: in the polynomial regime
 degree ``k <= l`` with ``xi_{d,k} > 0``, a group of about ``B(d,k)`` eigenvalues near
 ``n xi_{d,k} + gamma_{>l}`` and a bulk of the remaining eigenvalues with mean
 ``gamma_{>l}`` (the self-induced ridge). For ``N d >> n``, ``K_N`` has the same
-structure (section 4).
+structure (section 4). Beyond the spike locations, the deterministic-equivalent laws
+of ``K`` and ``K_N`` (:class:`~ntphase.theory.KernelSpectralLaw`,
+:class:`~ntphase.theory.NTKernelSpectralLaw`: the law of ``K`` multiplied by
+Marchenko-Pastur of ratio ``n/(Nd)``) give the whole spectrum from ``(activation, d, n, N)``:
+their densities are drawn over the histograms, their quantiles ``(i - 1/2)/n`` over the
+sorted eigenvalues, and the group spreads come from them.
 
 One task = one ``(activation, d, n, N, repeat)``: all eigenvalues of ``K_N`` and of
 ``K`` on the same sample, and the measured groups: the eigenvalues sorted in
@@ -16,6 +21,7 @@ group's mean is recorded.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -30,9 +36,11 @@ from ntphase.experiments.config import MAX_WIDTH_RATIO, ActivationNames, Experim
 from ntphase.kernels import infinite_kernel, nt_kernel
 from ntphase.linalg import eigenvalues
 from ntphase.sphere import gamma_above, level
-from ntphase.theory import lambda_min_edge, spike_prediction
+from ntphase.theory import KernelSpectralLaw, NTKernelSpectralLaw, lambda_min_edge, spike_prediction
 
 NAME: Final = "spectrum"
+#: density points per support interval of a law (Chebyshev-spaced: dense at the square-root edges)
+DENSITY_POINTS = 160
 
 
 class Config(ExperimentConfig):
@@ -76,8 +84,14 @@ def tasks(config: Config) -> list[dict]:
 
 
 def predicted_groups(activation: str, d: int, n: int) -> list[dict]:
-    """``theory.spike_prediction`` as a list of ``{"group", "degree", "count", "location"}``,
-    spikes first in decreasing location, the bulk last."""
+    """``theory.spike_prediction`` as a list of ``{"group", "degree", "count", "location",
+    "spread_low", "spread_high"}``, spikes first in decreasing location, the bulk last
+    (cached per process: the tasks of one setting share it)."""
+    return [dict(g) for g in _predicted_groups(activation, d, n)]
+
+
+@lru_cache(maxsize=16)
+def _predicted_groups(activation: str, d: int, n: int) -> tuple[dict, ...]:
     groups: list[dict[str, Any]] = []
     for g in spike_prediction(activation, d, n):
         degree = g.get("degree")
@@ -91,7 +105,24 @@ def predicted_groups(activation: str, d: int, n: int) -> list[dict]:
             "spread_high": float(g.get("spread_high", g["location"])),
         })
     spikes = sorted([g for g in groups if g["group"] != "bulk"], key=lambda g: -g["location"])
-    return spikes + [g for g in groups if g["group"] == "bulk"]
+    return tuple(spikes + [g for g in groups if g["group"] == "bulk"])
+
+
+def law_rows(law: Any, base: dict, label: str) -> list[dict]:
+    """Theory rows of one spectral law: ``density_<label>`` on Chebyshev points of each support
+    interval (column ``x``), ``predicted_eigenvalue_<label>`` (quantile ``(i - 1/2)/n`` of rank
+    ``i``, column ``index`` from 0, ascending) and ``law_edge_<label>`` (the smallest point of the law)."""
+    rows = []
+    t = 0.5 * (1.0 - np.cos(np.linspace(0.0, np.pi, DENSITY_POINTS)))
+    for a, b in law.intervals:
+        x = a + (b - a) * t
+        rows += [{**base, "quantity": f"density_{label}", "x": float(xi), "value": float(v)}
+                 for xi, v in zip(x, law.density(x))]
+    rows += [{**base, "quantity": f"atom_{label}", "x": float(loc), "value": float(m)} for loc, m in law.atoms]
+    rows += [{**base, "quantity": f"predicted_eigenvalue_{label}", "index": i, "value": float(v)}
+             for i, v in enumerate(law.predicted_eigenvalues())]
+    rows.append({**base, "quantity": f"law_edge_{label}", "value": float(law.lambda_min)})
+    return rows
 
 
 def measured_groups(eigs: np.ndarray, groups: list[dict]) -> list[dict]:
@@ -132,7 +163,9 @@ def run_task(params: dict, seed: int) -> list[dict]:
 
 
 def theory_rows(config: Config) -> list[dict]:
-    """Predicted spike groups (location, multiplicity), the bulk, ``gamma_{>l}`` and the edge."""
+    """Predicted spike groups (location, multiplicity, spread from the law of ``K``), the bulk,
+    ``gamma_{>l}``, the Gaussian-equivalent edge, and the laws of ``K`` and ``K_N``
+    (:func:`law_rows`: densities, predicted sorted eigenvalues, smallest points)."""
     rows = []
     for act in config.activations:
         base = {"activation": act, "d": config.d, "n": config.n}
@@ -143,12 +176,16 @@ def theory_rows(config: Config) -> list[dict]:
         lev = level(config.n, config.d, act)
         rows.append({**base, "quantity": "gamma_above", "value": float(gamma_above(act, config.d, lev)), "level": lev})
         rows.append({**base, "quantity": "lambda_min_edge", "value": float(lambda_min_edge(act, config.d, config.n))})
+        rows += law_rows(KernelSpectralLaw(act, config.d, config.n), base, "K")
+        if config.width * config.d != config.n:
+            rows += law_rows(NTKernelSpectralLaw(act, config.d, config.n, config.width), base, "KN")
     return rows
 
 
 def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
     """Group means (spikes and bulk) of ``K_N`` and ``K`` against their predicted locations,
-    and ``lambda_min(K)`` against the Gaussian-equivalent edge."""
+    the sorted eigenvalues against the laws' quantiles, ``lambda_min(K_N)`` against the
+    ``K_N`` law's edge and ``lambda_min(K)`` against the Gaussian-equivalent edge."""
     rows = []
     for act in config.activations:
         setting = f"{act}, d={config.d}, n={config.n}, Nd/n={config.width * config.d / config.n:.3g}"
@@ -162,6 +199,28 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
                 what = "bulk mean vs gamma_{>l}" if p["group"] == "bulk" else f"spike {p['group']} (x{int(p['count'])}) location"
                 rows.append(agreement_row(f"{what}, {'K_N' if label == 'KN' else 'K'}", setting,
                                           float(p["value"]), float(m["mean"].iloc[0])))
+        for label, name in (("KN", "K_N"), ("K", "K")):
+            pred = plots.select(theory, quantity=f"predicted_eigenvalue_{label}", activation=act).sort_values("index")
+            meas = plots.mean_se(plots.select(table, quantity=f"eigenvalue_{label}", activation=act), ["index"])
+            if len(pred) != len(meas) or meas.empty:
+                continue
+            p_i, m_i = pred["value"].to_numpy(), meas["mean"].to_numpy()
+            ok = m_i > 0
+            rel = np.abs(p_i[ok] - m_i[ok]) / m_i[ok]
+            worst = int(np.argmax(rel))
+            rows.append({
+                "prediction": f"sorted eigenvalues of {name}: law quantiles (i - 1/2)/n (median over ranks)",
+                "setting": setting, "predicted": float(np.mean(p_i)), "measured": float(np.mean(m_i)),
+                "relative_error": float(np.median(rel)),
+                "note": f"predicted/measured: mean eigenvalues (trace identity); 90th percentile "
+                        f"{np.percentile(rel, 90):.1%}, worst {rel[worst]:.0%} at rank {int(np.nonzero(ok)[0][worst]) + 1} "
+                        f"from the bottom (measured: mean over seeds of the i-th smallest)",
+            })
+        lam_N = plots.select(table, quantity="eigenvalue_KN", activation=act, index=0)
+        edge_N = plots.select(theory, quantity="law_edge_KN", activation=act)
+        if len(lam_N) and len(edge_N):
+            rows.append(agreement_row("lambda_min(K_N): edge of the K_N law from (d, n, N)", setting,
+                                      float(edge_N["value"].iloc[0]), float(lam_N["value"].mean())))
         lam = plots.select(table, quantity="eigenvalue_K", activation=act, index=0)
         edge = plots.select(theory, quantity="lambda_min_edge", activation=act)
         if len(lam) and len(edge):
@@ -172,8 +231,9 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
 
 def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.DataFrame | None = None) -> list[Path]:
     """Figure ``spectrum``: per activation, a log-binned histogram of the eigenvalues of
-    ``K_N`` and ``K`` with the predicted groups marked (location, multiplicity, MP spread),
-    and the sorted eigenvalues against their rank with the predicted staircase."""
+    ``K_N`` and ``K`` with the laws' densities and the predicted groups (location,
+    multiplicity, spread from the law of ``K``), and the sorted eigenvalues against their rank
+    with the laws' predicted sorted eigenvalues."""
     if theory is None:
         theory = pd.DataFrame(theory_rows(config))
     acts = config.activations
@@ -205,9 +265,9 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
             else:
                 ax_h.axvline(g["value"], color=plots.color(2), lw=1.4,
                              label=r"spike $n\xi_{d,k}+\gamma_{>\ell}$" if first_spike else None)
-                if "spread_low" in g and np.isfinite(g["spread_low"]):
+                if "spread_low" in g and np.isfinite(g["spread_low"]) and g["spread_high"] > g["spread_low"]:
                     ax_h.axvspan(g["spread_low"], g["spread_high"], color=plots.color(2), alpha=0.08, lw=0,
-                                 label="MP spread of the spike (ratio B/n)" if first_spike else None)
+                                 label="spread of the group (law of K)" if first_spike else None)
                 first_spike = False
             txt = f"bulk\n×{int(g['count'])}" if is_bulk else f"{g['group']}\n×{int(g['count'])}"
             ax_h.text(g["value"], top * 0.7, txt, fontsize=7, ha="center", va="top",
@@ -216,10 +276,18 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         if len(edge):
             ax_h.axvline(float(edge["value"].iloc[0]), color=plots.color(4), ls=":", lw=1.5,
                          label="predicted lower edge of K (Gaussian equiv.)")
+        # law densities in the histogram's units: expected count per log bin = n rho(x) x log(bin ratio)
+        per_bin = config.n * np.log(bins[1] / bins[0])
+        for label, name, i, style in (("KN", r"$K_N$", 0, "-"), ("K", r"$K$", 1, "--")):
+            dens = plots.select(theory, quantity=f"density_{label}", activation=act).sort_values("x")
+            if len(dens):
+                x = dens["x"].to_numpy()
+                ax_h.plot(x, np.maximum(per_bin * dens["value"].to_numpy() * x, 1e-300), style, color=plots.color(i),
+                          lw=1.1, alpha=0.9, label=f"law of {name} (theory, density)")
         plots.finish(ax_h, r"eigenvalue $\lambda$", "count per sample (log)",
                      f"{act}: spectrum, d={config.d}, n={config.n}, Nd/n={config.width * config.d / config.n:.3g}",
                      legend=False)
-        # rank plot with the predicted staircase
+        # rank plot with the laws' predicted sorted eigenvalues
         idx = np.arange(1, config.n + 1)
         for i, (label, name) in enumerate((("KN", r"$K_N$"), ("K", r"$K$"))):
             e = plots.select(table, quantity=f"eigenvalue_{label}", activation=act)
@@ -227,18 +295,18 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
             vals = np.sort(first["value"].to_numpy())[::-1]
             ax_r.plot(idx[: len(vals)], np.clip(vals, 1e-16, None), plots.marker(i), ms=2.2, color=plots.color(i),
                       mfc="none" if i else plots.color(i), lw=0, label=f"{name} simulation (one seed)")
-        stair_x, stair_y, start = [], [], 0
-        for _, g in pred.iterrows():
-            count = int(g["count"])
-            stair_x += [start + 1, start + count]
-            stair_y += [g["value"], g["value"]]
-            start += count
-        plots.theory(ax_r, stair_x, stair_y, label="theory: group location × multiplicity", i=2, lw=2.0)
+        for i, (label, name) in enumerate((("KN", r"$K_N$"), ("K", r"$K$"))):
+            q = plots.select(theory, quantity=f"predicted_eigenvalue_{label}", activation=act).sort_values("index")
+            if len(q):
+                desc = q["value"].to_numpy()[::-1]
+                plots.theory(ax_r, np.arange(1, len(desc) + 1), np.clip(desc, 1e-16, None),
+                             label=f"law of {name}: quantile $(i-1/2)/n$", i=i, style="-" if i == 0 else "--", lw=1.2)
         ax_r.set_xscale("log")
         ax_r.set_yscale("log")
         plots.finish(ax_r, r"rank $i$ (decreasing order)", r"eigenvalue $\lambda_i$", f"{act}: sorted eigenvalues",
                      loc="lower left")
     plots.shared_legend(fig, axes[0, 0], ncol=3)
     plots.caption(fig, "Spikes of B(d,k) eigenvalues per degree k <= l, bulk with mean "
-                       r"$\gamma_{>\ell}$ (docs/theory.md, section 3); histograms / markers: simulation, lines: theory")
+                       r"$\gamma_{>\ell}$ (docs/theory.md, section 3); histograms / markers: simulation, lines: theory "
+                       r"(laws of $K$ and $K_N$ from $(d, n, N)$ alone)")
     return plots.save_figure(fig, outdir, NAME)

@@ -23,8 +23,11 @@ measure
   minimum-norm NT fit of the random labels (the ``lambda -> 0`` ridge limit).
 
 Theory rows: ``gamma_above`` (``gamma_{>l}``), ``lambda_min_edge`` (Gaussian-equivalent
-lower edge of ``K``, docs/theory.md, section 3), ``mp_conjecture`` (the naive
-Marchenko-Pastur curve ``gamma_{>l} (1 - sqrt(n/(Nd)))^2``, a conjecture) and
+lower edge of ``K``, docs/theory.md, section 3), ``nt_law_edge`` (the purely theoretical
+``lambda_min(K_N)``: lower edge of the law of ``K`` multiplied by Marchenko-Pastur of
+ratio ``n/(Nd)``, :func:`ntphase.theory.lambda_min_nt_edge`, from ``(activation, d, n, N)``
+alone), ``mp_conjecture`` (the naive Marchenko-Pastur curve
+``gamma_{>l} (1 - sqrt(n/(Nd)))^2``, a conjecture) and
 ``train_error_theory`` ``= max(0, 1 - N d / n)``: the min-norm fit projects ``y`` on
 the ``rank(K_N) = min(n, Nd)``-dimensional column space, so for isotropic random
 labels ``E ||(I - P) y||^2 / ||y||^2 = 1 - rank/n``.
@@ -53,12 +56,14 @@ from ntphase.experiments.config import (
 from ntphase.kernels import infinite_kernel, nt_kernel
 from ntphase.linalg import eigenvalues, ridge_path
 from ntphase.sphere import gamma_above, level
-from ntphase.theory import lambda_min_edge, lambda_min_mp_conjecture, lambda_min_rf_edge
+from ntphase.theory import lambda_min_edge, lambda_min_mp_conjecture, lambda_min_nt_edge, lambda_min_rf_edge
 
 NAME: Final = "phase_transition"
 
 #: default grid of N d / n: 2^(k/2), k = -6..12 (1/8 .. 64), includes 1 exactly
 DEFAULT_RATIOS = [float(2.0 ** (k / 2)) for k in range(-6, 13)]
+#: points of the K_N-law edge curve above the threshold (plus the measured widths)
+NT_EDGE_POINTS = 48
 
 
 class Config(ExperimentConfig):
@@ -142,7 +147,8 @@ def run_task(params: dict, seed: int) -> list[dict]:
 
 
 def theory_rows(config: Config) -> list[dict]:
-    """``gamma_{>l}``, the Gaussian-equivalent edge, the MP conjecture and the train-error line."""
+    """``gamma_{>l}``, the Gaussian-equivalent edge, the ``K_N``-law edge (at the measured
+    widths and on a fine grid), the MP conjecture and the train-error line."""
     n = config.n
     grid = np.geomspace(min(config.ratios), max(config.ratios), 200)
     rows: list[dict] = []
@@ -152,12 +158,19 @@ def theory_rows(config: Config) -> list[dict]:
             lev = level(n, d, act)
             rows.append({**base, "quantity": "gamma_above", "value": float(gamma_above(act, d, lev)), "level": lev})
             rows.append({**base, "quantity": "lambda_min_edge", "value": float(lambda_min_edge(act, d, n))})
-            Ns = np.unique(np.round(grid * n / d).astype(int))
+            Ns = np.union1d(np.round(grid * n / d).astype(int), widths(config, d))
             Ns = Ns[Ns * d > n]
             if len(Ns):
                 mp = np.atleast_1d(lambda_min_mp_conjecture(act, d, n, Ns))
                 rows += [{**base, "quantity": "mp_conjecture", "ratio": float(N * d / n), "N": int(N),
                           "value": float(v)} for N, v in zip(Ns, mp)]
+            fine = np.geomspace(min(1.02, max(config.ratios)), max(config.ratios), NT_EDGE_POINTS)
+            Ns = np.union1d(np.round(fine * n / d).astype(int), widths(config, d))
+            Ns = Ns[Ns * d > n]
+            if len(Ns):
+                nt = np.atleast_1d(lambda_min_nt_edge(act, d, n, Ns))
+                rows += [{**base, "quantity": "nt_law_edge", "ratio": float(N * d / n), "N": int(N),
+                          "value": float(v)} for N, v in zip(Ns, nt)]
             for r in grid:
                 rows.append({**base, "quantity": "train_error_theory", "ratio": float(r),
                              "value": float(max(0.0, 1.0 - r))})
@@ -169,9 +182,80 @@ def _theory_value(theory: pd.DataFrame, quantity: str, act: str, d: int) -> floa
     return float(sel["value"].iloc[0]) if len(sel) else float("nan")
 
 
+#: the three predictions of lambda_min(K_N): (label, theory quantity or None for the per-seed rf edge)
+PREDICTORS = (
+    ("K_N-law edge from (d, n, N)", "nt_law_edge"),
+    ("random-features edge from spec(K), p = Nd", None),
+    ("MP conjecture gamma(1-sqrt(n/Nd))^2", "mp_conjecture"),
+)
+
+
+def predictor_errors(sub: pd.DataFrame, theory: pd.DataFrame, act: str, d: int) -> pd.DataFrame:
+    """Per width above the threshold: measured mean ``lambda_min(K_N)`` (round-off zeros set to 0),
+    the seeds with dead rows, and each predictor's value and signed relative error (columns
+    ``pred_<i>``, ``err_<i>``; ``inf`` where the measured mean is 0)."""
+    raw = sub[sub["quantity"] == "lambda_min_KN"]
+    # round-off zeros (<= 1e-9 of lambda_min(K); real values here are >= 1e-4 of it) count as exact zeros
+    lam_K = sub.loc[sub["quantity"] == "lambda_min_K", "value"]
+    zero_tol = 1e-9 * float(lam_K.abs().max()) if len(lam_K) else 0.0
+    kn = plots.mean_se(raw.assign(value=np.where(raw["value"] <= zero_tol, 0.0, raw["value"])), ["N", "ratio"])
+    kn = kn[kn["ratio"] > 1.0].reset_index(drop=True)
+    dead = sub[sub["quantity"] == "dead_rows"]
+    dead_seeds = dead[dead["value"] > 0].groupby("N").size() if len(dead) else pd.Series(dtype=int)
+    kn["dead_seeds"] = [int(dead_seeds.get(N, 0)) for N in kn["N"]]
+    rf = plots.mean_se(sub[sub["quantity"] == "rf_edge"], ["N"])
+    for i, (_, quantity) in enumerate(PREDICTORS):
+        if quantity is None:
+            pred = kn["N"].map(dict(zip(rf["N"], rf["mean"]))).to_numpy(dtype=float)
+        else:
+            th = plots.select(theory, quantity=quantity, activation=act, d=d)
+            pred = kn["N"].map(dict(zip(th["N"], th["value"]))).to_numpy(dtype=float) if len(th) else np.full(len(kn), np.nan)
+        kn[f"pred_{i}"] = pred
+        meas = kn["mean"].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kn[f"err_{i}"] = np.where(meas > 0, (pred - meas) / np.where(meas > 0, meas, 1.0), np.inf)
+    return kn
+
+
+def _predictor_rows(sub: pd.DataFrame, theory: pd.DataFrame, act: str, d: int, n: int, setting: str) -> list[dict]:
+    kn = predictor_errors(sub, theory, act, d)
+    rows = []
+
+    def row(label: str, part: pd.DataFrame, i: int, note: str) -> None:
+        ok = np.isfinite(part[f"err_{i}"].to_numpy())
+        if not ok.any():
+            return
+        err = part[f"err_{i}"].to_numpy()[ok]
+        worst = int(np.argmax(np.abs(err)))
+        rows.append({"prediction": label, "setting": setting,
+                     "predicted": float(part[f"pred_{i}"].to_numpy()[ok].mean()),
+                     "measured": float(part["mean"].to_numpy()[ok].mean()),
+                     "relative_error": float(np.mean(np.abs(err))),
+                     "note": f"{note}; worst {err[worst]:+.0%} at Nd/n={part['ratio'].to_numpy()[ok][worst]:.3g}"})
+
+    far = kn[kn["ratio"] >= 2.0]
+    for i, (label, _) in enumerate(PREDICTORS):
+        row(f"lambda_min(K_N): {label} (mean over Nd/n >= 2)", far, i, f"{len(far)} widths")
+    near = kn[(kn["ratio"] < 2.0) & (kn["dead_seeds"] == 0)]
+    row("lambda_min(K_N): K_N-law edge from (d, n, N) (1 < Nd/n < 2)", near, 0,
+        f"{len(near)} width(s) without dead rows")
+    for _, r in kn[kn["dead_seeds"] > 0].iterrows():
+        for i, (label, _) in enumerate(PREDICTORS):
+            if np.isfinite(r[f"pred_{i}"]):
+                rows.append(agreement_row(
+                    f"lambda_min(K_N) at a dead-row width: {label}", f"{setting}, Nd/n={r['ratio']:.3g}",
+                    float(r[f"pred_{i}"]), float(r["mean"]),
+                    f"{int(r['dead_seeds'])} of {int(r['count'])} seeds have a zero row of K_N (every unit inactive on a "
+                    "sample), so lambda_min(K_N) = 0 there; no predictor models dead rows"
+                    + ("; measured mean 0: relative error infinite" if r["mean"] == 0 else "")))
+    return rows
+
+
 def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list[dict]:
     """Measured relative errors: edge vs ``lambda_min(K)``, ``K_N`` vs ``K`` at the widest
-    grid point, the MP conjecture against ``lambda_min(K_N)`` for ``N d >= 2 n``, and the
+    grid point; the three predictions of ``lambda_min(K_N)`` (``K_N``-law edge, random-features
+    edge from spec(K), MP conjecture) for ``N d >= 2 n``, the ``K_N``-law edge for
+    ``1 < N d / n < 2``, and all three at the widths where some seed has dead rows; the
     min-norm training error against ``1 - N d / n`` below the threshold."""
     rows = []
     for act in config.activations:
@@ -189,28 +273,7 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
             top = kn.iloc[-1]
             rows.append(agreement_row(f"lambda_min(K_N) -> lambda_min(K) (Nd/n={top['ratio']:.3g})", setting,
                                       lam_K, float(top["mean"])))
-            above = kn[kn["ratio"] >= 2.0]
-            if len(above):
-                pred = np.atleast_1d(lambda_min_mp_conjecture(act, d, config.n, above["N"].to_numpy().astype(int)))
-                rel = np.abs(pred - above["mean"].to_numpy()) / np.abs(above["mean"].to_numpy())
-                worst = int(np.argmax(rel))
-                rows.append({
-                    "prediction": "MP conjecture gamma(1-sqrt(n/Nd))^2 (mean over Nd/n >= 2)",
-                    "setting": setting, "predicted": float(np.mean(pred)), "measured": float(above["mean"].mean()),
-                    "relative_error": float(np.mean(rel)),
-                    "note": f"worst {rel[worst]:.0%} at Nd/n={above['ratio'].iloc[worst]:.3g}",
-                })
-            rf = plots.mean_se(sub[sub["quantity"] == "rf_edge"], ["N", "ratio"])
-            both = above.merge(rf, on=["N", "ratio"], suffixes=("", "_rf")) if len(above) else above
-            if len(both):
-                rel = np.abs(both["mean_rf"].to_numpy() - both["mean"].to_numpy()) / np.abs(both["mean"].to_numpy())
-                worst = int(np.argmax(rel))
-                rows.append({
-                    "prediction": "random-features edge from spec(K), p = Nd (mean over Nd/n >= 2)",
-                    "setting": setting, "predicted": float(both["mean_rf"].mean()),
-                    "measured": float(both["mean"].mean()), "relative_error": float(np.mean(rel)),
-                    "note": f"worst {rel[worst]:.0%} at Nd/n={both['ratio'].iloc[worst]:.3g}",
-                })
+            rows += _predictor_rows(sub, theory, act, d, config.n, setting)
             tr = plots.mean_se(sub[sub["quantity"] == "train_error"], ["N", "ratio"])
             below = tr[tr["ratio"] <= 0.5]
             if len(below):
@@ -249,13 +312,32 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         ax_tr.axvline(1.0, color="0.6", lw=0.8)
         plots.finish(ax_tr, r"$Nd/n$", r"train error $\|y-\hat y\|^2/\|y\|^2$",
                      f"{act}: min-norm NT fit of random labels", loc="upper right")
+        deficits = plots.select(table, activation=act, quantity="rank_deficit")["value"]
+        if len(deficits) and float(deficits.abs().max()) == 0.0:
+            # nothing to plot: say what was measured instead of drawing a row of zeros
+            ax_rank.clear()
+            ax_rank.axis("off")
+            ax_rank.text(0.5, 0.5, f"{act}: rank deficit\n\n"
+                         f"min(n, Nd) - rank(K_N) = 0 at all {len(deficits)} (d, N, seed) points:\n"
+                         f"{act}' > 0 everywhere, so no sample has a zero row\n"
+                         "of K_N (no dead rows); panel omitted",
+                         ha="center", va="center", fontsize=8.5, transform=ax_rank.transAxes, wrap=True)
+            continue
         ax_rank.set_xscale("log", base=2)
         ax_rank.set_yscale("symlog", linthresh=1.0)
         ax_rank.set_ylim(-0.3, top * 2.0)
         ax_rank.axvline(1.0, color="0.6", lw=0.8)
         plots.finish(ax_rank, r"$Nd/n$", r"$\min(n, Nd) - \mathrm{rank}(K_N)$",
                      f"{act}: rank deficit (dead rows)", loc="upper right")
-    plots.shared_legend(fig, axes[0, 0], ncol=3)
+    # one legend for the lambda_min panels: the union of their entries (dead-row rings appear in some only)
+    handles: dict[str, object] = {}
+    for a in range(len(acts)):
+        for j in range(len(dims)):
+            for h, lab in zip(*axes[a, j].get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles.keys()), loc="outside lower center", ncol=3, fontsize=8,
+                   frameon=False)
     plots.caption(fig, f"Interpolation threshold Nd = n (grey line); n = {config.n}; markers: simulation "
                        f"(mean $\\pm$ s.e. over {config.repeats} seeds); lines: theory / references; "
                        "x at 0: single seeds where $\\lambda_{\\min}(K_N) = 0$ numerically (symlog axis)")
@@ -275,7 +357,6 @@ def _lambda_panel(ax, sub: pd.DataFrame, theory: pd.DataFrame, act: str, d: int,
     agg = plots.mean_se(clipped, ["ratio"])
     plots.simulation(ax, agg["ratio"], agg["mean"], agg["se"], label=r"$\lambda_{\min}(K_N)$ simulation", i=0)
     zeros = clipped[clipped["value"] == 0.0]
-    above = zeros[zeros["ratio"] > 1.0]
     ax.plot(zeros["ratio"], zeros["value"], "x", color=plots.color(1), ms=8, mew=1.6, zorder=5,
             label=r"$\lambda_{\min}(K_N)=0$, single seeds")
     plots.hline(ax, lam_K, label=r"$\lambda_{\min}(K)$ simulation", i=2, style="-.")
@@ -283,31 +364,51 @@ def _lambda_panel(ax, sub: pd.DataFrame, theory: pd.DataFrame, act: str, d: int,
         plots.hline(ax, edge, label=r"$\lambda_{\min}(K)$ theory (Gaussian-equiv. edge)", i=4, style="-")
     if np.isfinite(gamma):
         plots.hline(ax, gamma, label=r"$\gamma_{>\ell}$ (self-induced ridge)", i=6, style="--")
-    notes = []
     mp = plots.select(theory, quantity="mp_conjecture", activation=act, d=d)
     if len(mp):
         plots.theory(ax, mp["ratio"], mp["value"], label=r"conjecture: MP $\gamma_{>\ell}(1-\sqrt{n/Nd})^2$",
                      i=3, style=":")
-        meas = agg[agg["ratio"] >= 2.0]
-        if len(meas):
-            pred = np.interp(np.log(meas["ratio"]), np.log(mp["ratio"]), mp["value"])
-            rel = np.abs(pred - meas["mean"]) / np.abs(meas["mean"])
-            notes.append(f"MP conjecture error: mean {np.mean(rel):.0%}, max {np.max(rel):.0%} (Nd/n >= 2)")
     rf = plots.mean_se(sub[(sub["quantity"] == "rf_edge") & (sub["ratio"] > 1.0)], ["ratio"])
     if len(rf):
-        plots.theory(ax, rf["ratio"], rf["mean"], label=r"RF edge from spec$(K)$, $p = Nd$ (beyond the paper)",
+        plots.theory(ax, rf["ratio"], rf["mean"], label=r"RF edge from spec$(K)$, $p = Nd$ (semi-empirical)",
                      i=5, style="--")
-        meas = agg.merge(rf, on="ratio", suffixes=("", "_rf"))
-        meas = meas[meas["ratio"] >= 2.0]
-        if len(meas):
-            rel = np.abs(meas["mean_rf"] - meas["mean"]) / np.abs(meas["mean"])
-            notes.append(f"RF edge error: mean {np.mean(rel):.0%}, max {np.max(rel):.0%} (Nd/n >= 2)")
-    if len(above):
-        notes.append(f"{len(above)} seed(s) with " + r"$\lambda_{\min}(K_N)=0$" + " above Nd = n")
+    law = plots.select(theory, quantity="nt_law_edge", activation=act, d=d)
+    if len(law):
+        plots.theory(ax, law["ratio"], law["value"],
+                     label=r"theory: edge of law($K$) $\boxtimes$ MP$(n/Nd)$, from $(d, n, N)$ alone", i=7,
+                     color="0.15", lw=1.3)
+    errs = predictor_errors(sub, theory, act, d)
+    dead = errs[errs["dead_seeds"] > 0]
+    if len(dead):
+        ax.plot(dead["ratio"], np.maximum(dead["mean"], 0.0), "o", ms=13, mfc="none", mec=plots.color(1), mew=1.4,
+                zorder=6, label="mean over seeds incl. dead rows (zero rows of $K_N$): no predictor models them")
+    notes = []
+    far = errs[errs["ratio"] >= 2.0]
+    short = ("$K_N$ law", "RF edge", "MP conj.")
+    if len(far):
+        notes.append("|error|, Nd/n $\\geq$ 2: mean / max")
+        for i, name in enumerate(short):
+            e = np.abs(far[f"err_{i}"].to_numpy())
+            e = e[np.isfinite(e)]
+            if len(e):
+                notes.append(f"{name}: {np.mean(e):.0%} / {np.max(e):.0%}")
+    for _, r in dead.iterrows():
+        notes.append(f"Nd/n={r['ratio']:.2g}: dead rows, {int(r['dead_seeds'])}/{int(r['count'])} seeds")
+        preds = np.array([r[f"pred_{i}"] for i in range(len(short))], dtype=float)
+        errs_i = np.array([r[f"err_{i}"] for i in range(len(short))], dtype=float)
+        if r["mean"] > 0:
+            notes.append(f"errors {np.nanmin(errs_i):+.0%} to {np.nanmax(errs_i):+.0%} (all 3)")
+        else:
+            notes.append(f"meas. 0; pred. {np.nanmin(preds):.1e}-{np.nanmax(preds):.1e}")
     if notes:
-        plots.corner_text(ax, "\n".join(notes), "center left")
+        # lower right: below the curves (lambda_min(K_N) is near its limit there), right of the zeros
+        plots.corner_text(ax, "\n".join(notes), "lower right")
     ax.set_xscale("log", base=2)
-    ax.set_yscale("symlog", linthresh=max(1e-3 * scale, 1e-12), linscale=0.5)
+    linthresh = max(1e-3 * scale, 1e-12)
+    ax.set_yscale("symlog", linthresh=linthresh, linscale=0.5)
     ax.set_ylim(-1e-4 * scale, 2.0 * scale)
+    # ticks: 0 and the decades at or above linthresh (a decade inside the linear part would sit on top of "0")
+    decades = 10.0 ** np.arange(np.ceil(np.log10(linthresh)), np.floor(np.log10(2.0 * scale)) + 1)
+    ax.set_yticks([0.0, *decades])
     ax.axvline(1.0, color="0.6", lw=0.8)
     plots.finish(ax, r"$Nd/n$ (parameters / samples)", r"$\lambda_{\min}$", f"{act}, d = {d}, n = {n}", legend=False)

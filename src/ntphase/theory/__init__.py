@@ -13,11 +13,12 @@ from ntphase.theory.equivalents import (
     kernel_df,
     krr_risk_spectral,
     random_features_edge,
+    rf_norm_spectral,
     rf_risk_spectral,
     silverstein_edge,
     solve_kappa,
 )
-from ntphase.theory.risk import asymptotic_risk, krr_risk, nt_ridge_risk, prr_risk
+from ntphase.theory.risk import asymptotic_risk, krr_risk, nt_ridge_norm, nt_ridge_risk, prr_risk
 from ntphase.theory.spectral_law import (
     KernelSpectralLaw,
     NTKernelSpectralLaw,
@@ -42,9 +43,11 @@ __all__ = [
     "lambda_min_edge",
     "lambda_min_mp_conjecture",
     "lambda_min_rf_edge",
+    "nt_ridge_norm",
     "nt_ridge_risk",
     "prr_risk",
     "random_features_edge",
+    "rf_norm_spectral",
     "rf_risk_spectral",
     "silverstein_edge",
     "solve_kappa",

@@ -30,7 +30,7 @@ from scipy.optimize import brentq
 
 __all__ = [
     "kernel_df", "solve_kappa", "silverstein_edge", "krr_risk_spectral", "rf_risk_spectral",
-    "random_features_edge",
+    "rf_norm_spectral", "random_features_edge",
 ]
 
 #: Relative accuracy of the root solves (in log scale).
@@ -182,6 +182,30 @@ def krr_risk_spectral(n: float, ridge: float, multiplicity: np.ndarray, xi: np.n
     return _excess_error(n, float(np.sum(multiplicity * L**2)), bias, noise)
 
 
+def _rf_kappas(n: float, p: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray,
+               tail: float) -> tuple[float, float]:
+    """``(kappa_1, kappa_2)`` of the random-features equivalent (:func:`rf_risk_spectral`); ``p != n`` if ``ridge = 0``."""
+    target = min(float(n), float(p))
+    kstar = _solve_df(target, multiplicity, xi, tail)
+    floor = np.finfo(float).tiny ** 0.5 * max(float(np.sum(multiplicity * xi)) + tail, 1.0)
+    kstar = max(kstar, floor)
+
+    def kappa1(k2: float) -> float:
+        return k2 * (1.0 - kernel_df(k2, multiplicity, xi, tail) / p)
+
+    if ridge == 0.0:
+        return (0.0 if p < n else max(kappa1(kstar), 0.0)), kstar
+
+    def g(k2: float) -> float:  # increasing on (kstar, inf) from -ridge to inf
+        return kappa1(k2) * (n - kernel_df(k2, multiplicity, xi, tail)) - ridge
+
+    hi = 2.0 * kstar
+    while g(hi) <= 0.0:
+        hi *= 2.0
+    k2 = _root_log(g, kstar, hi)
+    return max(kappa1(k2), 0.0), k2
+
+
 def rf_risk_spectral(n: float, p: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float,
                      degree_energy: np.ndarray, energy_above: float = 0.0, noise: float = 0.0) -> float:
     """Random-features deterministic equivalent with ``p`` features (docs/theory.md, section 6).
@@ -214,27 +238,7 @@ def rf_risk_spectral(n: float, p: float, ridge: float, multiplicity: np.ndarray,
     """
     if ridge == 0.0 and p == n:
         return math.inf
-    target = min(float(n), float(p))
-    kstar = _solve_df(target, multiplicity, xi, tail)
-    floor = np.finfo(float).tiny ** 0.5 * max(float(np.sum(multiplicity * xi)) + tail, 1.0)
-    kstar = max(kstar, floor)
-
-    def kappa1(k2: float) -> float:
-        return k2 * (1.0 - kernel_df(k2, multiplicity, xi, tail) / p)
-
-    if ridge == 0.0:
-        k2 = kstar
-        k1 = 0.0 if p < n else max(kappa1(k2), 0.0)
-    else:
-
-        def g(k2: float) -> float:  # increasing on (kstar, inf) from -ridge to inf
-            return kappa1(k2) * (n - kernel_df(k2, multiplicity, xi, tail)) - ridge
-
-        hi = 2.0 * kstar
-        while g(hi) <= 0.0:
-            hi *= 2.0
-        k2 = _root_log(g, kstar, hi)
-        k1 = max(kappa1(k2), 0.0)
+    k1, k2 = _rf_kappas(n, p, ridge, multiplicity, xi, tail)
     df = kernel_df(k2, multiplicity, xi, tail)
     ddf = _kernel_ddf(k2, multiplicity, xi, tail)
     k2prime = 1.0 / (1.0 - df / p - k2 * ddf / p)
@@ -245,6 +249,56 @@ def rf_risk_spectral(n: float, p: float, ridge: float, multiplicity: np.ndarray,
         + energy_above
     )
     return _excess_error(n, df2, bias, noise)
+
+
+#: Relative size of the two small ridges of the ``lambda -> 0`` extrapolation in :func:`rf_norm_spectral`.
+_NORM_EPS = 1e-8
+
+
+def rf_norm_spectral(n: float, p: float, ridge: float, multiplicity: np.ndarray, xi: np.ndarray, tail: float,
+                     degree_energy: np.ndarray, energy_above: float = 0.0, noise: float = 0.0) -> float:
+    """Random-features deterministic equivalent of the squared norm ``||a_hat||^2 = y^T K_N (K_N + lambda)^{-2} y``.
+
+    ``a_hat`` are the ridge coefficients on the ``p`` features (``K_N = Phi Phi^T``,
+    ``a_hat = Phi^T (K_N + lambda I)^{-1} y``). Derivation (beyond the paper; two exact
+    identities and the equivalents of :func:`rf_risk_spectral`):
+
+    - ``||a_hat||^2 = Q(lambda) - R_train / lambda`` with ``Q = y^T (K_N + lambda)^{-1} y``
+      and ``R_train = lambda^2 ||(K_N + lambda)^{-1} y||^2`` the training residual (sum);
+    - leave-one-out: ``[(K_N + lambda)^{-1} y]_i = r_i / [(K_N + lambda)^{-1}]_{ii}`` with
+      ``r_i = y_i - f_{-i}(x_i)``; the diagonal concentrates at ``1/(n kappa_1)``
+      (``lambda / (n kappa_1) = 1 - df(kappa_2)/n``), so
+      ``R_train = n (lambda/(n kappa_1))^2 (E + tau^2)`` (the GCV identity; ``E`` the
+      excess test error of :func:`rf_risk_spectral`) and
+      ``Q = (1/kappa_1) (||f*||^2 + tau^2 - <f*, f_hat>)`` with the learned part
+      ``<f*, f_hat> = sum_k c_k^2 xi_k / (xi_k + kappa_2)``.
+
+    Hence ``||a_hat||^2 = (1/kappa_1) [sum_k c_k^2 kappa_2/(xi_k + kappa_2) + E_above + tau^2
+    - (1 - df(kappa_2)/n)(E + tau^2)]``. For ``ridge = 0``: ``p > n`` gives
+    ``df(kappa_2) = n`` and the bracket's first terms over ``kappa_1 = kappa_2 (1 - n/p)``
+    (``inf`` at ``p = n``, the interpolation peak); ``p < n`` is a ``0/0`` limit (the
+    min-norm least-squares fit), evaluated as the linear extrapolation to ``lambda = 0``
+    from ``lambda = eps, 2 eps`` with ``eps = 1e-8 H(1)`` (error ``O(eps^2)``; the bracket
+    cancels to ``O(kappa_1)``, leaving ~1e-10 relative round-off).
+    As ``p -> inf`` it is the KRR norm ``y^T K (K + lambda)^{-2} y``. Cost ``O(kmax)`` per
+    root-finding step.
+    """
+    if ridge == 0.0 and p == n:
+        return math.inf
+    if ridge == 0.0 and p < n:
+        eps = _NORM_EPS * (float(np.sum(multiplicity * xi)) + tail)
+        one = rf_norm_spectral(n, p, eps, multiplicity, xi, tail, degree_energy, energy_above, noise)
+        two = rf_norm_spectral(n, p, 2.0 * eps, multiplicity, xi, tail, degree_energy, energy_above, noise)
+        return 2.0 * one - two
+    k1, k2 = _rf_kappas(n, p, ridge, multiplicity, xi, tail)
+    if k1 <= 0.0:
+        return math.inf
+    unlearned = float(np.sum(degree_energy * k2 / (xi + k2))) + energy_above + noise**2
+    if ridge == 0.0:
+        return unlearned / k1
+    risk = rf_risk_spectral(n, p, ridge, multiplicity, xi, tail, degree_energy, energy_above, noise)
+    shrink = 1.0 - kernel_df(k2, multiplicity, xi, tail) / n
+    return (unlearned - shrink * (risk + noise**2)) / k1
 
 
 def random_features_edge(eigenvalues: Any, num_features: Any) -> Any:

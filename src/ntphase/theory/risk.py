@@ -32,9 +32,9 @@ from ntphase.theory._degrees import (
     _energies,
     _kmaxes,
 )
-from ntphase.theory.equivalents import krr_risk_spectral, rf_risk_spectral
+from ntphase.theory.equivalents import krr_risk_spectral, rf_norm_spectral, rf_risk_spectral
 
-__all__ = ["asymptotic_risk", "krr_risk", "nt_ridge_risk", "prr_risk"]
+__all__ = ["asymptotic_risk", "krr_risk", "nt_ridge_norm", "nt_ridge_risk", "prr_risk"]
 
 
 def asymptotic_risk(energies: Mapping, level: Any, activation: Any = None, d: int | None = None, layers: str = "first"):
@@ -157,5 +157,34 @@ def nt_ridge_risk(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies:
     def one(nn: float, NN: float, lam: float) -> float:  # noqa: N803
         B, xi, tail, per_degree, above = parts(nn)
         return rf_risk_spectral(nn, nt_feature_count(int(NN), d, layers), lam, B, xi, tail, per_degree, above, noise)
+
+    return _broadcast_loop(one, n_arr, N_arr, ridge_arr)
+
+
+def nt_ridge_norm(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies: Mapping, noise: float = 0.0,
+                  kmax: int | None = None, layers: str = "first"):
+    """Random-features deterministic equivalent of the squared norm of NT ridge at width ``N``.
+
+    ``||a_hat||^2 = alpha^T K_N alpha`` with ``alpha = (K_N + lambda I)^{-1} y`` (the
+    squared Euclidean norm of the fitted first-layer coefficients, ``K_N = Phi Phi^T``),
+    for labels ``y = f*(x) + tau eps`` with degree energies ``c_k^2``; the formula and its
+    derivation are :func:`~ntphase.theory.equivalents.rf_norm_spectral` (``p = N d``
+    features, beyond the paper). Diverges (``inf``) at ``p = n`` for ``lambda = 0``, the
+    interpolation peak of the norm (docs/theory.md, section 5). Vectorized over ``n``,
+    ``N`` and ``ridge`` (broadcast). Accuracy: ``tests/test_equivalents.py`` (a linear
+    Gaussian random-features model, and NT simulations).
+
+    Examples
+    --------
+    >>> r = nt_ridge_norm("relu", 20, 400, [10, 20, 40], 0.0, {1: 1.0, 2: 0.36}, noise=0.3)
+    >>> bool(np.isinf(r[1]) and r[0] < r[2])  # Nd/n = 0.5, 1 (peak), 2
+    True
+    """
+    d, layers, n_arr, ridge_arr, noise, parts = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
+    N_arr = _as_int_array("N", N, minimum=1)
+
+    def one(nn: float, NN: float, lam: float) -> float:  # noqa: N803
+        B, xi, tail, per_degree, above = parts(nn)
+        return rf_norm_spectral(nn, nt_feature_count(int(NN), d, layers), lam, B, xi, tail, per_degree, above, noise)
 
     return _broadcast_loop(one, n_arr, N_arr, ridge_arr)

@@ -70,7 +70,7 @@ from ntphase.theory._degrees import default_kmax
 
 __all__ = [
     "FILL_THRESHOLD", "QUAD_NODES", "KernelSpectralLaw", "NTKernelSpectralLaw", "SpectralLaw",
-    "filling_degrees", "lambda_min_nt_edge", "spike_groups",
+    "filling_degrees", "lambda_min_nt_edge",
 ]
 
 #: Chebyshev-Lobatto nodes per support interval for the density (cosine series of
@@ -676,56 +676,3 @@ def filling_degrees(activation: Any, d: int, n: int, threshold: float = FILL_THR
         if present[k] and threshold * n <= Bk <= n / threshold:
             out.append({"degree": k, "multiplicity": int(Bk), "fraction": Bk / n})
     return out
-
-
-def spike_groups(activation: Any, d: int, n: int, level: int | None = None, layers: str = "first",
-                 kmax: int | None = None) -> list[dict]:
-    """Spike groups and bulk of ``K`` with spreads from :class:`KernelSpectralLaw` (proposed ``spike_prediction``).
-
-    Same groups and ``location`` as ``ntphase.theory.spike_prediction`` (``n xi_{d,k} +
-    gamma_{>l}`` for present ``k <= l``, the bulk at ``gamma_{>l}``), but:
-
-    - a group of one eigenvalue (degree 0) has no spread: ``spread_low = spread_high = location``;
-    - the other groups and the bulk take their spread from the predicted sorted
-      eigenvalues of the law (:meth:`SpectralLaw.predicted_eigenvalues`): groups are
-      ordered by location, and the group holding ranks ``r+1..r+count`` from the top
-      spans the predicted eigenvalues of those ranks (the bulk: the lowest ``n - sum counts``).
-
-    Returns the list of dicts of ``spike_prediction`` (keys ``kind``, ``degree``,
-    ``count``, ``location``, ``spread_low``, ``spread_high``).
-    """
-    from ntphase.sphere import level as _level
-
-    n = check_int("n", n, minimum=1)
-    d = check_int("d", d, minimum=2)
-    if level is None:
-        level = int(_level(n, d, activation, layers=layers))
-    level = check_int("level", level, minimum=0)
-    law = KernelSpectralLaw(activation, d, n, kmax=kmax, layers=layers)
-    spec = sphere_spectrum(activation, d, level, layers=layers)
-    present = spec.positive()
-    weights = spec.weights()
-    gamma = float(spec.H1 - np.sum(np.where(present, weights, 0.0)))
-    groups: list[dict[str, Any]] = []
-    for k in range(level + 1):
-        if present[k]:
-            B = int(spec.multiplicity[k])
-            groups.append({"kind": "spike", "degree": k, "count": B,
-                           "location": float(n * spec.xi[k] + gamma)})
-    total = sum(g["count"] for g in groups)
-    if total > n:
-        raise ValueError(f"level must leave room for the bulk: present degrees <= {level} hold {total} > n = {n}")
-    eig = law.predicted_eigenvalues()[::-1]  # descending
-    rank = 0
-    for g in sorted(groups, key=lambda g: -g["location"]):
-        block = eig[rank: rank + g["count"]]
-        rank += g["count"]
-        if g["count"] == 1:
-            g["spread_low"] = g["spread_high"] = g["location"]
-        else:
-            g["spread_low"], g["spread_high"] = float(block.min()), float(block.max())
-    bulk = eig[rank:]
-    groups.append({"kind": "bulk", "degree": None, "count": n - total, "location": gamma,
-                   "spread_low": float(bulk.min()) if bulk.size else gamma,
-                   "spread_high": float(bulk.max()) if bulk.size else gamma})
-    return groups
