@@ -6,7 +6,7 @@ Build (warnings are errors, as in CI)::
     sphinx-build -W --keep-going -b html docs docs/_build/html
 
 The API reference is generated from each public subpackage's ``__all__`` (see
-``docs/api/*.rst`` and ``_templates/autosummary``), the gallery from ``examples/``
+``api/index.rst`` and ``_templates/autosummary/``), the gallery from ``examples/``
 (sphinx-gallery, executed at build time), the CLI reference from the Typer app
 (``typer ntphase.cli.app utils docs``, written to ``_generated/cli.md`` at build time
 and included by ``cli.md``).
@@ -159,10 +159,11 @@ html_static_path: list[str] = []
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
-    "header_links_before_dropdown": 8,
+    "header_links_before_dropdown": 5,
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"index": [], "cli": []}
+# pages without sub-pages need no section navigation (full width for the text)
+html_sidebars = {page: [] for page in ("index", "theory", "cli", "sweeps", "benchmarks", "internals")}
 html_show_sourcelink = False
 
 

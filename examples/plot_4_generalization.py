@@ -20,6 +20,8 @@ import numpy as np
 import ntphase as nt
 from ntphase import theory as th
 
+# %%
+# One target and one test set; a fresh training sample for each :math:`n`.
 d, act, n_test = 10, "relu", 1000
 coefficients = {1: 1.0, 2: 0.8, 3: 0.35}
 energies = {k: c**2 for k, c in coefficients.items()}
@@ -47,6 +49,8 @@ for n in n_values:
             path = nt.ridge_path(K, y, [ridge], K_test=K_test)
         errors[model].append(np.mean((path.predictions_test[0] - y_test) ** 2))
 
+# %%
+# Markers: simulations; lines: theory.
 grid = np.unique(np.round(np.geomspace(n_values[0], n_values[-1], 100)).astype(int))
 levels = np.array([nt.level(int(n), d, act) for n in grid])
 fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")

@@ -12,18 +12,26 @@ of :math:`K` follows :math:`\\lambda_{\\min}(K_N)`. Right: the minimum-norm fit
 of random labels has training error :math:`\\max(0, 1 - Nd/n)`.
 """
 
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import ntphase as nt
 from ntphase import theory as th
 
+# %%
+# Data, random labels and the infinite-width kernel's spectrum on the same points.
 n, d, act = 200, 20, "relu"
 rng = np.random.default_rng(0)
 X = nt.sample_sphere(n, d, rng)
 y = nt.random_labels(n, rng)
 eigs_K = nt.eigenvalues(nt.infinite_kernel(X, act))
 
+# %%
+# One width per ratio :math:`Nd/n`: the smallest eigenvalue of :math:`K_N`, the
+# training error of the minimum-norm fit (ridge :math:`\to 0`), and the
+# random-features edge (beyond the paper, docs/theory.md, section 4).
 ratios = 2.0 ** np.arange(-2, 5.5, 0.5)  # N d / n from 1/4 to 32
 widths = np.unique(np.round(ratios * n / d).astype(int))
 lam_N, train_error, rf_edge = [], [], []
@@ -31,12 +39,17 @@ for N in widths:
     W = nt.sample_weights(N, d, rng)
     K_N = nt.nt_kernel(X, W, act)
     lam_N.append(nt.eigenvalues(K_N)[0])
-    # relative training error of the min-norm interpolator (ridge -> 0); the
-    # lambda = 0 solve below the threshold is the pseudo-inverse one
-    path = nt.ridge_path(K_N, y, [0.0])
+    with warnings.catch_warnings():
+        # below the threshold K_N is singular: the ridge-0 solve is the pseudo-inverse
+        # (minimum-norm) one, and ridge_path says so with a LinAlgWarning
+        warnings.simplefilter("ignore")
+        path = nt.ridge_path(K_N, y, [0.0])
     train_error.append(path.train_error[0] / np.mean(y**2))
     rf_edge.append(th.lambda_min_rf_edge(eigs_K, N, d) if N * d > n else np.nan)
 
+# %%
+# Below :math:`Nd = n` the computed :math:`\lambda_{\min}(K_N)` is zero up to
+# round-off (drawn at the :math:`10^{-6}` floor of the log axis).
 x = widths * d / n
 fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
 ax.plot(x, np.maximum(lam_N, 1e-6), "o", label=r"$\lambda_{\min}(K_N)$ (floored at $10^{-6}$)")

@@ -21,6 +21,8 @@ import numpy as np
 import ntphase as nt
 from ntphase import theory as th
 
+# %%
+# A noisy target :math:`f_* = q_1 + 0.5\, q_2` (unit-norm harmonics of degrees 1, 2).
 n, n_test, d, act, noise = 200, 1000, 10, "relu", 0.5
 coefficients = {1: 1.0, 2: 0.5}  # f* = q_1 + 0.5 q_2 (unit-norm harmonics)
 energies = {k: c**2 for k, c in coefficients.items()}
@@ -31,16 +33,21 @@ target = nt.HarmonicTarget(d, coefficients, rng=rng)
 y = target(X) + noise * rng.standard_normal(n)
 y_test = target(X_test)
 
+# %%
+# Every width from nested neuron blocks of one weight matrix, both ridges from one
+# eigendecomposition per width; test error against the noiseless target.
 widths = np.unique(np.round(2.0 ** np.arange(-2, 4.25, 0.25) * n / d).astype(int))
 W = nt.sample_weights(widths.max(), d, rng)
 errors = {lam: [] for lam in ridges}
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # the ridge-0 fit below the threshold is the pseudo-inverse one
-    for (N, K), (_, K_test) in zip(nt.width_path(X, W, act, widths), nt.width_path(X_test, W, act, widths, X2=X)):
+    for (_, K), (_, K_test) in zip(nt.width_path(X, W, act, widths), nt.width_path(X_test, W, act, widths, X2=X)):
         path = nt.ridge_path(K, y, ridges, K_test=K_test)
         for j, lam in enumerate(ridges):
             errors[lam].append(np.mean((path.predictions_test[j] - y_test) ** 2))
 
+# %%
+# Simulation (markers) against the deterministic equivalents (lines).
 fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
 grid = np.unique(np.round(np.geomspace(widths.min(), widths.max(), 200)).astype(int))
 for i, lam in enumerate(ridges):

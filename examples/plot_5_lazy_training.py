@@ -20,11 +20,16 @@ import numpy as np
 import ntphase as nt
 from ntphase import training as tr
 
+# %%
+# Random labels on 60 points of the sphere in dimension 10.
 n, d, n_test, act = 60, 10, 200, "tanh"
 rng = np.random.default_rng(4)
 X, X_test = nt.sample_sphere(n, d, rng), nt.sample_sphere(n_test, d, rng)
 y = nt.random_labels(n, rng)
 
+# %%
+# Training curves at :math:`\alpha = 10^3` for three widths, with the linearized
+# prediction from each run's own initial kernel.
 fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 3.6), layout="constrained")
 for i, ratio in enumerate([0.5, 2.0, 4.0]):  # p / n
     N = int(round(2 * ratio * n / d))  # p = N d / 2
@@ -40,6 +45,8 @@ ax.set(yscale="log", xlabel="gradient step", ylabel="training loss / initial los
        title=rf"{act}, d = {d}, n = {n}, $\alpha = 10^3$; lines: linearized")
 ax.legend(fontsize=8)
 
+# %%
+# The lazy limit: the same data and initialization for each output scale.
 alphas = [1.0, 10.0, 100.0, 1000.0]
 N = int(round(2 * 4.0 * n / d))
 distance, movement = [], []

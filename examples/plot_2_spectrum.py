@@ -16,6 +16,8 @@ import numpy as np
 import ntphase as nt
 from ntphase import theory as th
 
+# %%
+# Both kernels on the same 300 points, well above the threshold.
 n, d, act = 300, 15, "relu"
 rng = np.random.default_rng(1)
 X = nt.sample_sphere(n, d, rng)
@@ -25,6 +27,9 @@ eigs_N = nt.eigenvalues(nt.nt_kernel(X, W, act))[::-1]
 eigs_K = nt.eigenvalues(nt.infinite_kernel(X, act))[::-1]
 groups = th.spike_prediction(act, d, n)
 
+# %%
+# Eigenvalues in decreasing order; each dashed segment spans the ranks of one
+# predicted group at its predicted location.
 fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
 rank = np.arange(1, n + 1)
 ax.plot(rank, eigs_K, ".", ms=4, label="$K$ (infinite width)")
@@ -39,6 +44,8 @@ ax.set(xscale="log", yscale="log", xlabel="rank", ylabel="eigenvalue", title=f"{
 ax.legend(fontsize=8)
 plt.show()
 
+# %%
+# The predicted groups (:func:`ntphase.theory.spike_prediction`):
 for group in groups:
     name = "bulk" if group["kind"] == "bulk" else f"degree {group['degree']}"
     print(f"{name:>9}: {group['count']:4d} eigenvalues near {group['location']:.4g}")
