@@ -47,6 +47,7 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
+smartquotes_action = "qe"  # curly quotes and ellipses, but keep "--option" as typed (no en dashes)
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 
