@@ -14,6 +14,8 @@ and included by ``cli.md``).
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import subprocess
 import sys
@@ -27,6 +29,9 @@ sys.path.insert(0, str(ROOT / "src"))  # the checkout's ntphase when building wi
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+from sphinx.errors import PycodeError  # noqa: E402
+from sphinx.pycode import ModuleAnalyzer  # noqa: E402
 
 import ntphase  # noqa: E402
 
@@ -123,6 +128,32 @@ def _skip_foreign_members(app, what, name, obj, skip, options):
     return None
 
 
+def _constant_docstring(app, what, name, obj, options, lines):
+    """A constant re-exported by a subpackage: its ``#:`` comment from the module that defines it.
+
+    autodoc reads ``#:`` comments only in the module being documented (the subpackage's
+    ``__init__``), and otherwise shows the docstring of the value's type (``int``, ``dict``).
+    """
+    if what != "data":
+        return
+    parent, _, attr = name.rpartition(".")
+    value = getattr(importlib.import_module(parent), attr)
+    type_doc = inspect.cleandoc(getattr(type(value), "__doc__", None) or "")
+    if lines and "\n".join(lines).strip() != type_doc.strip():
+        return  # a docstring or comment of its own
+    for modname, module in sorted(sys.modules.items()):
+        if not modname.startswith("ntphase") or getattr(module, attr, None) is not value:
+            continue
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except PycodeError:
+            continue
+        if ("", attr) in docs:
+            lines[:] = list(docs[("", attr)])
+            return
+    lines[:] = []
+
+
 # ---------------------------------------------------------------- command line
 def _write_cli_reference() -> None:
     """``_generated/cli.md``: Typer's Markdown reference of the ``ntphase`` app (included by cli.md)."""
@@ -170,3 +201,4 @@ html_show_sourcelink = False
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_members)
+    app.connect("autodoc-process-docstring", _constant_docstring, priority=400)  # before numpydoc (500)
