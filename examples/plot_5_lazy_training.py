@@ -4,7 +4,7 @@ Lazy training of the real network
 
 Gradient descent on the first-layer weights of a two-layer tanh network with
 symmetric initialization and output scale :math:`\\alpha`, on random labels
-(docs/theory.md, section 8). Left: the training loss against the prediction of
+(docs/theory.md, section 8). First figure: the training loss against the prediction of
 the linearized model from the same run's kernel :math:`K_N(W_0)`
 (:func:`ntphase.training.linearized_loss_curve`): with :math:`p = Nd/2` tangent
 directions (:func:`ntphase.training.tangent_dimension`) the network memorizes iff
