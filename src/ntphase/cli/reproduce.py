@@ -15,6 +15,7 @@ from ntphase.cli._common import (
     fail,
     report_failures,
     run_one,
+    task_counts,
 )
 
 HELP = (
@@ -73,7 +74,8 @@ def reproduce(
             typer.secho(f"[{i}/{len(names)}] {name} ({preset})", bold=True)
             result, seconds = run_one(config, out, sched, progress)
             timings[name] = seconds
-            typer.echo(f"    done in {seconds:.1f} s -> {out / name}")
+            counts = task_counts(result.table)
+            typer.echo(f"    done in {seconds:.1f} s -> {out / name}" + (f" ({counts})" if counts else ""))
             n_failed += report_failures(result.directory)
     report = build_report(out, timings=timings)
     typer.secho(f"report: {report}  (total {time.perf_counter() - total:.1f} s)", fg=typer.colors.GREEN)
