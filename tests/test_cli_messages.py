@@ -22,8 +22,8 @@ from ntphase.runtime import run_sweep
 
 runner = CliRunner()
 THEORY = ["theory", "--activation", "relu", "--d", "10", "--n", "100"]
-TINY_SPECTRUM = {"experiment": "spectrum", "activations": ["tanh"], "d": 8, "n": 120, "width_ratio": 8.0,
-                 "repeats": 1}
+TINY_DIGITS = {"experiment": "digits", "n_threshold": 64, "ratios": [0.5, 2.0], "n_values": [16, 32], "n_test": 40,
+               "repeats": 1}
 
 
 def test_risk_without_energy_is_refused():
@@ -61,8 +61,8 @@ def test_help_prints_brackets_literally():
 
 def test_resumed_run_says_how_many_tasks_it_skipped(tmp_path):
     config_path = tmp_path / "c.yaml"
-    config_path.write_text(yaml.safe_dump(TINY_SPECTRUM))
-    n_tasks = len(get_experiment("spectrum").tasks(load_config(config_path)))
+    config_path.write_text(yaml.safe_dump(TINY_DIGITS))
+    n_tasks = len(get_experiment("digits").tasks(load_config(config_path)))
     args = ["run", str(config_path), "--out", str(tmp_path / "o"), "--workers", "1", "--no-report"]
     first = runner.invoke(app, [*args, "--no-progress"])
     assert first.exit_code == 0, first.output

@@ -42,7 +42,7 @@ from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from sklearn.datasets import load_digits
 
 from ntphase.data import project_to_sphere, sample_sphere, sample_weights
@@ -177,11 +177,14 @@ class Config(ExperimentConfig):
     ridge: float = Field(0.0, ge=0)
     repeats: int = Field(2, ge=1, le=10_000, description="independent seeds per grid point")
 
-
-def _check_sizes(config: Config) -> None:
-    if max(config.n_values) + config.n_test > DIGITS_N:
-        raise ValueError(f"n_values and n_test must leave disjoint train and test sets: max(n_values) + n_test must "
-                         f"be <= {DIGITS_N}, got {max(config.n_values)} + {config.n_test}")
+    @field_validator("n_test")
+    @classmethod
+    def _disjoint_sets(cls, value: int, info: ValidationInfo) -> int:
+        sizes = info.data.get("n_values")
+        if sizes and max(sizes) + value > DIGITS_N:
+            raise ValueError(f"max(n_values) + n_test must be <= {DIGITS_N} (disjoint training and test digits), "
+                             f"max(n_values) is {max(sizes)}")
+        return value
 
 
 def widths(config: Config) -> list[int]:
@@ -191,7 +194,6 @@ def widths(config: Config) -> list[int]:
 
 def tasks(config: Config) -> list[dict]:
     """Threshold tasks (one per ``(N, repeat)``) and risk tasks (one per ``(n, repeat)``)."""
-    _check_sizes(config)
     base = {"activation": config.activation, "center": config.center}
     out = [{**base, "activation": config.threshold_activation, "kind": "threshold", "n": config.n_threshold, "N": N,
             "repeat": r} for N in widths(config) for r in range(config.repeats)]

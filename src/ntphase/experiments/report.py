@@ -46,7 +46,7 @@ h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-to
 .tables{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.85em;margin:.8em 0}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right;vertical-align:top}
-th{background:#f2f2f2}td.l,th.l{text-align:left}td.note{text-align:left;min-width:14em;max-width:28em}
+th{background:#f2f2f2}td.l,th.l,th.note{text-align:left}td.note{text-align:left;min-width:14em;max-width:28em}
 figure{margin:.5em 0}
 figure img{max-width:100%;height:auto;border:1px solid #eee;display:block}
 figure a{cursor:zoom-in}figcaption{font-size:.8em;color:#555}
@@ -190,10 +190,10 @@ def agreement_html(rows: Sequence[dict]) -> str:
     if not rows:
         return "<p class='note'>No agreement rows.</p>"
     cells = [_error_cell(r) for r in rows]
-    body = [[r["experiment"], r["prediction"], r["setting"], r["predicted"], r["measured"], text, r.get("note", "")]
+    body = [[r["prediction"], r["setting"], r["predicted"], r["measured"], text, r.get("note", "")]
             for r, (text, _) in zip(rows, cells)]
-    return _table(["experiment", "prediction", "setting", "predicted", "measured", "relative error", "note"], body,
-                  left=3, classes=[cls for _, cls in cells], note_column=6)
+    return _table(["prediction", "setting", "predicted", "measured", "relative error", "note"], body,
+                  left=2, classes=[cls for _, cls in cells], note_column=5)
 
 
 _ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
