@@ -20,8 +20,8 @@ from ntphase.experiments.report import agreement_html, build_report, description
 
 TINY_DIGITS = {"experiment": "digits", "n_threshold": 64, "ratios": [0.5, 2.0], "n_values": [16, 32],
                "n_test": 40, "repeats": 1}
-TINY_DD = {"experiment": "double_descent", "activation": "relu", "d": 8, "n": 48, "n_test": 100,
-           "ratios": [0.5, 2.0, 8.0], "ridges": [0.0], "repeats": 1}
+TINY_DD = {"experiment": "double_descent", "activation": "relu", "d": 6, "n": 24, "n_test": 50,
+           "ratios": [0.5, 2.0], "ridges": [0.0], "repeats": 1}
 
 
 @pytest.fixture(scope="module")
