@@ -32,7 +32,8 @@ HELP = (
 def reproduce(
     quick: bool = typer.Option(
         True, "--quick/--full",
-        help="--quick (default): small sizes, 6-13 minutes measured on 2 shared cores, every phenomenon visible. "
+        help="--quick (default): small sizes, every phenomenon visible; measured on 2 shared cores: 3 minutes "
+             "with --workers 1, 6-13 minutes with the default Dask cluster (README). "
              "--full: paper-scale sizes (hours; use --workers or --scheduler).",
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output directory (one subdirectory per experiment)."),
