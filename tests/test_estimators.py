@@ -55,6 +55,12 @@ def _expected_failures(estimator):
 # Small instances keep the checks fast. The sphere-only models are checked with
 # normalize=True: sklearn's random data is not on the sphere, and with the
 # projection the model is genuinely defined for every nonzero input.
+# The ridge = 0 instances fit sklearn's small random data sets whose (Phi^T Phi or K)
+# is numerically singular (fewer features than samples, repeated or integer rows): the
+# minimum-norm pseudo-inverse solution is the intended result and the LinAlgWarning
+# saying so is expected here (and tested in test_ridge.py), so it is filtered for this
+# test only.
+@pytest.mark.filterwarnings("ignore:.*numerically singular:scipy.linalg.LinAlgWarning")
 @parametrize_with_checks(
     [
         NTRidge(width=8, random_state=0),

@@ -29,6 +29,7 @@ __all__ = [
     "fail",
     "report_failures",
     "run_one",
+    "task_counts",
 ]
 
 DEFAULT_OUT = Path("ntphase-results")
@@ -126,6 +127,16 @@ def run_one(config, out: Path, scheduler: Any, progress: bool = True, device: st
     except (OSError, StoreError) as exc:
         fail(f"{out / config.experiment}: {exc}")
     return result, time.perf_counter() - start
+
+
+def task_counts(table: Any) -> str:
+    """``"40 tasks: 12 already done (skipped), 28 run"`` from the counts the sweep left in
+    ``table.attrs`` (empty string when they are missing)."""
+    attrs = getattr(table, "attrs", {}) or {}
+    if "tasks_total" not in attrs:
+        return ""
+    total, skipped, ran = attrs["tasks_total"], attrs["tasks_skipped"], attrs["tasks_run"]
+    return f"{total} tasks: {skipped} already done (skipped), {ran} run"
 
 
 def report_failures(directory: Path) -> int:

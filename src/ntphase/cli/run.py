@@ -16,6 +16,7 @@ from ntphase.cli._common import (
     fail,
     report_failures,
     run_one,
+    task_counts,
 )
 
 HELP = (
@@ -23,7 +24,8 @@ HELP = (
     "theory table and the figures (PNG + PDF) to OUT/<experiment>/, then rebuilds OUT/report.html.\n\n"
     "Example config (YAML lines): 'experiment: spectrum', 'd: 30', 'n: 1000', "
     "'width_ratio: 16'. Unknown keys and bad values are errors naming the key. Resumable: tasks already stored "
-    "in the directory are skipped. Exit status 1 when some tasks failed after every attempt (the message "
+    "in the directory are skipped (the summary line says how many). Exit status 1 when some tasks failed "
+    "after every attempt (the message "
     "says how many and where the tracebacks are), 2 on a bad config, option or output directory."
 )
 
@@ -53,7 +55,9 @@ def run(
         fail(str(exc))
     with executor(workers, scheduler) as sched:
         result, seconds = run_one(config, out, sched, progress, device)
-    typer.echo(f"{config.experiment}: {len(result.table)} rows in {seconds:.1f} s -> {result.directory}")
+    counts = task_counts(result.table)
+    typer.echo(f"{config.experiment}: {len(result.table)} rows in {seconds:.1f} s -> {result.directory}"
+               + (f" ({counts})" if counts else ""))
     for path in result.figures:
         typer.echo(f"  figure {path}")
     n_failed = report_failures(result.directory)

@@ -25,8 +25,9 @@ alone (lower edge of the law of K times Marchenko-Pastur of ratio n/(N d); 0 for
 A warning is printed when a present degree nearly fills n (0.9 n <= B(d,k) <= n/0.9):
 there the spike/bulk picture and the Gaussian equivalence behind these predictions fail.
 
-With --risk: test-risk predictions for a target with energy c_k^2 in degree k
-(--energy k=c2, repeatable) and noise variance tau^2 (--noise tau): the asymptotic risk
+With --risk (implied by --energy): test-risk predictions for a target with energy c_k^2 in
+degree k (--energy k=c2, repeatable; required: without a target every risk is 0) and noise
+variance tau^2 (--noise tau): the asymptotic risk
 ||P_{>l} f*||^2, the KRR deterministic equivalent, PRR (kernel K_{<=l}, ridge
 lambda + gamma_{>l}), and (with --width N) NT ridge at width N (random-features
 deterministic equivalent with p = N d features), for each --ridge lambda.
@@ -66,6 +67,27 @@ def _parse_ridges(values: list[str]) -> list[float]:
                 raise typer.BadParameter(f"ridge must be finite and >= 0, got {part!r}", param_hint="--ridge")
             out.append(lam)
     return out or [0.0]
+
+
+def _risk_requested(risk: bool, energies: dict[int, float], noise: float, ridge: list[str]) -> bool:
+    """Whether to print the risk tables; refuse option combinations that would be ignored or all zero.
+
+    ``--energy`` without ``--risk`` implies ``--risk`` (said on stderr); ``--risk`` without
+    ``--energy`` is refused (no target: every excess risk would be 0); ``--noise`` or
+    ``--ridge`` without either is refused (they only enter the risk predictions).
+    """
+    if energies and not risk:
+        typer.echo("note: --energy given, so the test-risk predictions are printed (as with --risk)", err=True)
+        return True
+    if risk and not energies:
+        raise typer.BadParameter(
+            "--risk needs the target's energies: give --energy DEGREE=ENERGY (repeatable), e.g. "
+            "--energy 1=1 --energy 2=0.5; without a target every excess risk is 0", param_hint="--energy")
+    if not risk and (noise != 0 or list(ridge) != ["0"]):
+        raise typer.BadParameter(
+            "--noise and --ridge only enter the test-risk predictions: add --risk and --energy DEGREE=ENERGY",
+            param_hint="--risk")
+    return risk
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -160,7 +182,8 @@ def _warn_filling(summary: dict) -> None:
 def register(app: typer.Typer) -> None:
     """Add the ``theory`` command to ``app``."""
 
-    @app.command("theory", help=_HELP)
+    # rich markup is on in Typer's help: escape so that E[sigma'(G)^2] is not read as a markup tag
+    @app.command("theory", help=escape(_HELP))
     def theory_command(
         activation: str = typer.Option(..., "--activation", help="relu, tanh, erf, sigmoid, softplus or gelu."),
         d: int = typer.Option(..., "--d", help="Input dimension d >= 2 (data on the sphere of radius sqrt(d))."),
@@ -186,6 +209,7 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter(f"noise must be finite and >= 0, got {noise}", param_hint="--noise")
         if width is not None and width < 1:
             raise typer.BadParameter(f"width must be an integer >= 1, got {width}", param_hint="--width")
+        risk = _risk_requested(risk, energies, noise, ridge)
         try:
             summary = theory_summary(activation, d, n, lmax, layers=layers, width=width)
             rows = (_risk_rows(activation, d, n, summary["level"], energies, noise, ridges, width, layers)

@@ -253,11 +253,13 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
                         bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plots.plain_log_ticks(ax, "y")  # less than two decades: 0.2, 0.5, 1, 2 rather than mixed powers
         title = f"{act}, d={config.d}, " + r"$\lambda$" + f"={config.ridge:g}, " + r"$\tau$" + f"={config.noise:g}"
         if unlearnable:
             title += f"\nenergy in degree(s) {unlearnable} is unlearnable ($\\xi_{{d,k}}=0$): floor"
         plots.finish(ax, r"sample size $n$", r"test error $\|f^*-\hat f\|^2_{L^2}$", title, loc="upper right")
     tgt = ", ".join(f"$c_{k}$={c:g}" for k, c in config.target.items())
-    plots.caption(fig, f"target $f^*=\\sum_k c_k q_k$ with {tgt}; markers: simulation (mean $\\pm$ s.e. over "
+    # two short lines: one long line is wider than a one-panel figure and runs off its left edge
+    plots.caption(fig, f"target $f^*=\\sum_k c_k q_k$ with {tgt}\nmarkers: simulation (mean $\\pm$ s.e. over "
                        f"{config.repeats} seeds); lines: theory")
     return plots.save_figure(fig, outdir, NAME)

@@ -73,6 +73,24 @@ from ntphase.training import (
 
 NAME: Final = "lazy_training"
 
+DESCRIPTION = (
+    "Gradient descent on the first-layer weights of the symmetric two-layer network with output scale alpha "
+    "(``ntphase.training``), on random labels. Left: the training loss against the step for several p/n "
+    "(p = N d / 2 NT parameters), beside the linearized dynamics on the same run's kernel ``K_N(W_0)``: below "
+    "the threshold p = n it plateaus at the floor ``||(I - P) y||^2 / ||y||^2``, above it it decays to 0 at the "
+    "rate ``-2 log(1 - eta lambda_min(K_N))``. Middle and right: as alpha grows the network approaches its "
+    "linearization and the NT minimum-norm interpolator, and its weights and kernel stop moving (the lazy limit, "
+    "Chizat, Oyallon & Bach 2019); with symmetric pairs the deviation is O(alpha^-2) for a smooth activation. "
+    "ReLU is piecewise linear in the weights: once no activation pattern flips, the network equals its "
+    "linearization up to rounding and the kernel does not move at all."
+)
+
+#: the network's distance to the NT interpolator at the largest alpha is graded against
+#: STOP_BOUND_FACTOR * sqrt(tol): runs stop at mse <= tol mse_0, a training residual of
+#: sqrt(tol) relative, which the test points may amplify (by this factor, at most, in the runs
+#: measured)
+STOP_BOUND_FACTOR = 10.0
+
 #: smallest alpha used to fit the lazy-limit exponent (below it the run is not lazy)
 LAZY_FIT_MIN_ALPHA = 10.0
 
@@ -303,10 +321,13 @@ def agreement(table: pd.DataFrame, theory: pd.DataFrame, config: Config) -> list
         if len(sweep):
             top_alpha = float(sweep["alpha"].max())
             top = float(sweep.loc[sweep["alpha"] == top_alpha, "value"].mean())
+            bound = STOP_BOUND_FACTOR * float(np.sqrt(config.tol))
             rows.append({"prediction": "network -> NT min-norm interpolator (relative L2 on test points)",
                          "setting": f"{act}, p/n={config.alpha_ratio:g}, alpha={top_alpha:g}",
-                         "predicted": 0.0, "measured": top, "relative_error": top,
-                         "note": "relative_error is the distance itself"})
+                         "predicted": 0.0, "measured": top, "relative_error": top, "bound": bound,
+                         "note": f"0 as alpha -> infinity; runs stop at mse <= tol mse_0 (tol={config.tol:g}), "
+                                 f"a residual of sqrt(tol) = {np.sqrt(config.tol):.0e}: bound "
+                                 f"{STOP_BOUND_FACTOR:g} sqrt(tol)"})
     return rows
 
 
@@ -334,13 +355,15 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
                             (0, ("interpolator_distance", "to the NT min-norm interpolator"))):
             dist = _positive_means(sweep, q)
             if len(dist):
-                plots.simulation(ax, dist["alpha"], dist["mean"], dist["se"], label=lab, i=i, filled=i == 0,
-                                 ms=7 if i == 1 else 4)
+                plots.simulation(ax, dist["alpha"], dist["mean"], plots.log_error_bars(dist["mean"], dist["se"]),
+                                 label=lab, i=i, filled=i == 0, ms=7 if i == 1 else 4)
                 if i == 1:
                     _reference_slope(ax, dist["alpha"].to_numpy(), dist["mean"].to_numpy(), power=2)
                     _reference_slope(ax, dist["alpha"].to_numpy(), dist["mean"].to_numpy(), power=1)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        if act in NONSMOOTH:
+            _piecewise_linear_note(ax, sweep)
         plots.finish(ax, r"output scale $\alpha$",
                      r"$\|f_\alpha - f_{\mathrm{NT}}\|_2 / \|f_{\mathrm{NT}}\|_2$ (test)",
                      rf"{act}: lazy limit, $p/n$ = {config.alpha_ratio:g}")
@@ -349,17 +372,45 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
                                       ("kernel_movement", r"$\|K_t - K_0\|_{op} / \|K_0\|_{op}$")]):
             agg = _positive_means(sweep, q)
             if len(agg):
-                plots.simulation(ax, agg["alpha"], agg["mean"], agg["se"], label=lab, i=i + 1)
-                _reference_slope(ax, agg["alpha"].to_numpy(), agg["mean"].to_numpy(), power=i + 1,
-                                 label=i == 0 or None)
+                plots.simulation(ax, agg["alpha"], agg["mean"], plots.log_error_bars(agg["mean"], agg["se"]),
+                                 label=lab, i=i + 1)
+                _reference_slope(ax, agg["alpha"].to_numpy(), agg["mean"].to_numpy(), power=i + 1)
+            zeros = _zero_means(sweep, q)
+            plots.zero_markers(ax, zeros, i=i + 1, label=f"{lab} = 0 exactly" if len(zeros) else None)
         ax.set_xscale("log")
         ax.set_yscale("log")
         plots.finish(ax, r"output scale $\alpha$", "relative movement (end of training)",
                      f"{act}: weights and kernel")
     plots.caption(fig, f"random labels, n={config.n}, d={config.d}; p = N d / 2 NT parameters (N/2 symmetric "
-                       f"pairs); markers: simulation ({config.repeats} seeds, mean $\\pm$ s.e.); lines: linearized "
-                       f"GD on the run's $K_N(W_0)$; dashed: references")
+                       f"pairs); markers: simulation ({config.repeats} seeds, mean $\\pm$ s.e.; lower bars reaching 0 "
+                       f"cut at mean/{plots.LOG_ERROR_CUT:g}); lines: linearized GD on the run's $K_N(W_0)$;\n"
+                       f"dashed / dotted: $1/\\alpha$ / $\\alpha^{{-2}}$ references; open triangles on the bottom "
+                       f"edge: values that are exactly 0")
     return plots.save_figure(fig, outdir, NAME)
+
+
+def _zero_means(frame: pd.DataFrame, quantity: str) -> np.ndarray:
+    """The alphas at which ``quantity`` is exactly 0 in every seed (a log axis drops them)."""
+    agg = plots.mean_se(plots.select(frame, quantity=quantity), ["alpha"])
+    return agg.loc[agg["mean"] == 0, "alpha"].to_numpy()
+
+
+def _piecewise_linear_note(ax, sweep: pd.DataFrame) -> None:
+    """Explain ReLU's drop of the distance to the linearized model at large alpha."""
+    lin = plots.mean_se(plots.select(sweep, quantity="linearized_distance"), ["alpha"])
+    kern = plots.mean_se(plots.select(sweep, quantity="kernel_movement"), ["alpha"])
+    still = kern.loc[kern["mean"] == 0, "alpha"]
+    if lin.empty or still.empty:
+        return
+    a0 = float(still.min())
+    before = lin[lin["alpha"] < a0]
+    at = float(lin.loc[lin["alpha"] == a0, "mean"].iloc[0])
+    text = (f"relu is piecewise linear in W: at $\\alpha$ = {a0:g} no activation\npattern flips, so the network "
+            f"equals its linearization\nup to rounding ({at:.0e}) and $K_t = K_0$ exactly")
+    if len(before):
+        b = before.iloc[-1]
+        text += f";\nat $\\alpha$ = {b['alpha']:g} some flip ({b['mean']:.1e})"
+    plots.corner_text(ax, text, "lower left")
 
 
 def _curves_panel(ax, curves: pd.DataFrame, theory: pd.DataFrame, config: Config, act: str) -> None:
@@ -383,6 +434,22 @@ def _curves_panel(ax, curves: pd.DataFrame, theory: pd.DataFrame, config: Config
         if len(th) and float(th["value"].iloc[0]) > 0:
             plots.hline(ax, float(th["value"].iloc[0]), label="$1 - p/n$ (expected floor)" if i == 0 else None,
                         i=i, lw=0.9)
+    below = [r for r in config.ratios if r < 1]
+    if below:
+        ratio = below[0]
+        floors = curves[(curves["ratio"] == ratio) & (curves["quantity"] == "floor")]
+        sub = floors["value"]
+        if len(sub):
+            n = config.n
+            q = float(floors["p"].iloc[0]) / n if "p" in floors.columns else ratio
+            sd = float(np.sqrt(2 * q * (1 - q) / (n + 2)))
+            runs = ", ".join(f"{v:.2f}" for v in sub)
+            # between the plateaus (top) and the decaying curves (bottom left): free in every run
+            ax.text(0.97, 0.6, f"$p/n$ = {ratio:g}: each run plateaus\nat its own floor "
+                                f"$\\|(I-P)y\\|^2/\\|y\\|^2$\n= {runs}; $1 - p/n$ is its\nmean over label "
+                                f"draws, s.d.\n$\\sqrt{{2q(1-q)/(n+2)}}$ = {sd:.2f} ($q$ = $p/n$)",
+                    transform=ax.transAxes, fontsize=7, va="center", ha="right",
+                    bbox={"fc": "white", "ec": "0.8", "alpha": 0.85, "pad": 2})
     ax.set_yscale("log")
     if xmax is not None:
         ax.set_xlim(-0.02 * xmax, xmax)
@@ -390,7 +457,7 @@ def _curves_panel(ax, curves: pd.DataFrame, theory: pd.DataFrame, config: Config
                  rf"{act}: training curves, $\alpha$ = {config.curve_alpha:g}", loc="lower left")
 
 
-def _reference_slope(ax, x: np.ndarray, y: np.ndarray, power: int = 1, label: bool | None = True) -> None:
+def _reference_slope(ax, x: np.ndarray, y: np.ndarray, power: int = 1, label: bool = True) -> None:
     """Reference ``alpha^-power`` through the point at the median alpha (dashed: 1, dotted: 2)."""
     good = np.isfinite(y) & (y > 0)
     if not np.any(good):

@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 #: colour-blind safe palette (Okabe-Ito), cycled by index
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -150,19 +151,59 @@ def corner_text(ax: Axes, text: str, where: str = "upper left") -> None:
             bbox={"fc": "white", "ec": "0.8", "alpha": 0.85, "pad": 2})
 
 
+# --- log-axis helpers (simulation values that a log axis cannot show as such) -----
+
+#: on log axes, a lower error bar is cut at mean / LOG_ERROR_CUT when mean - s.e. <= 0
+LOG_ERROR_CUT = 10.0
+
+
+def log_error_bars(mean, se) -> np.ndarray:
+    """Asymmetric ``yerr`` (shape ``(2, m)``) for a log axis: the upper bar is ``se``,
+    the lower one ``se`` cut at ``mean (1 - 1/LOG_ERROR_CUT)`` so that a bar reaching 0
+    (or below) ends at ``mean / LOG_ERROR_CUT`` instead of running off the axis (say
+    so in the caption). ``mean > 0`` elementwise."""
+    mean, se = np.asarray(mean, dtype=float), np.asarray(se, dtype=float)
+    lower = np.minimum(se, mean * (1.0 - 1.0 / LOG_ERROR_CUT))
+    return np.vstack([lower, se])
+
+
+def zero_markers(ax: Axes, x, *, i: int = 0, label: str | None = None, y: float = 0.03, **kwargs):
+    """Values that are exactly 0, which a log axis drops: open downward triangles at
+    the bottom edge of ``ax`` (``y`` in axes coordinates) at data abscissae ``x``."""
+    x = np.asarray(x, dtype=float)
+    if x.size == 0:
+        return None
+    col = kwargs.pop("color", color(i))
+    return ax.plot(x, np.full(x.size, y), "v", transform=ax.get_xaxis_transform(), color=col, mfc="white",
+                   ms=kwargs.pop("ms", 7), mew=1.4, ls="none", label=label, clip_on=False, **kwargs)
+
+
+def plain_log_ticks(ax: Axes, axis: str = "y") -> None:
+    """Plain-number tick labels on a log ``axis`` (``0.2, 0.5, 1, 2``), no minor labels:
+    avoids mixing ``2x10^0`` with ``6x10^-1`` when the axis spans less than two decades."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_formatter(NullFormatter())
+
+
 __all__ = [
+    "LOG_ERROR_CUT",
     "PALETTE",
     "caption",
     "color",
     "corner_text",
     "finish",
     "hline",
+    "log_error_bars",
     "marker",
     "mean_se",
     "new_figure",
+    "plain_log_ticks",
     "save_figure",
     "select",
     "shared_legend",
     "simulation",
     "theory",
+    "zero_markers",
 ]

@@ -14,6 +14,7 @@ REGISTRY: dict[str, str] = {
     "double_descent": "ntphase.experiments.double_descent",
     "generalization": "ntphase.experiments.generalization",
     "lazy_training": "ntphase.experiments.lazy_training",
+    "digits": "ntphase.experiments.digits",
 }
 
 def get_experiment(name: str) -> ModuleType:

@@ -8,9 +8,14 @@ as base64 PNG; PDFs beside them on disk) with
 - every experiment's figures, its config and a short description;
 - a table of theory constants (:func:`ntphase.theory.theory_summary`) for every
   ``(activation, d, n)`` the configs use;
-- a table of theory-vs-simulation agreement: for each prediction, the predicted
-  and the measured value and the measured relative error
-  ``|predicted - measured| / |measured|``, from each experiment's ``agreement``.
+- in each experiment's section, its table of theory-vs-simulation agreement: for
+  each prediction, the predicted and the measured value and the measured relative
+  error ``|predicted - measured| / |measured|``, from the experiment's ``agreement``;
+  where the prediction is 0 the relative error means nothing, so the absolute
+  value is shown, next to the row's ``bound`` (what bounds it) when it gives one.
+
+Figures span the page width and link to their full-resolution PNG beside the
+report; tables scroll sideways on narrow screens instead of cutting columns.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import base64
 import datetime as _dt
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,16 +39,22 @@ REPORT_FILE = "report.html"
 THEORY_LMAX = 4
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1250px;margin:2em auto;
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:2100px;
 padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+p,details,h1,h2,h3{max-width:1100px}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em;max-width:none}
+.tables{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.85em;margin:.8em 0}
-th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right}
-th{background:#f2f2f2}td.l,th.l{text-align:left}
-img{max-width:100%;border:1px solid #eee;margin:.5em 0}
-.good{background:#e8f5e9}.fair{background:#fff8e1}.poor{background:#ffebee}
+th,td{border:1px solid #ccc;padding:.25em .55em;text-align:right;vertical-align:top}
+th{background:#f2f2f2}td.l,th.l,th.note{text-align:left}td.note{text-align:left;min-width:14em;max-width:28em}
+figure{margin:.5em 0}
+figure img{max-width:100%;height:auto;border:1px solid #eee;display:block}
+figure a{cursor:zoom-in}figcaption{font-size:.8em;color:#555}
+.good{background:#e8f5e9}.fair{background:#fff8e1}.poor{background:#ffebee}.abs{background:#eef3fb}
 pre{background:#f7f7f7;padding:.6em;font-size:.8em;overflow-x:auto}
 .note{color:#555;font-size:.9em}
+@media (max-width:900px){body{margin:1em auto;padding:0 .5em}table{font-size:.75em}
+th,td{padding:.2em .35em}td.note{min-width:10em}}
 """
 
 
@@ -88,14 +100,19 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1, classes: Sequence[str] | None = None) -> str:
-    out = ["<table><tr>" + "".join(f'<th class="{"l" if i < left else ""}">{html.escape(h)}</th>'
-                                   for i, h in enumerate(header)) + "</tr>"]
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], left: int = 1, classes: Sequence[str] | None = None,
+           note_column: int | None = None) -> str:
+    """An HTML table in a sideways-scrolling box (wide tables never cut a column)."""
+    def cell_class(i: int) -> str:
+        return "note" if i == note_column else ("l" if i < left else "")
+
+    out = ['<div class="tables"><table><tr>' + "".join(
+        f'<th class="{cell_class(i)}">{html.escape(h)}</th>' for i, h in enumerate(header)) + "</tr>"]
     for j, row in enumerate(rows):
         cls = f' class="{classes[j]}"' if classes and classes[j] else ""
-        out.append(f"<tr{cls}>" + "".join(f'<td class="{"l" if i < left else ""}">{_fmt(v)}</td>'
+        out.append(f"<tr{cls}>" + "".join(f'<td class="{cell_class(i)}">{_fmt(v)}</td>'
                                           for i, v in enumerate(row)) + "</tr>")
-    out.append("</table>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
@@ -142,26 +159,73 @@ def _grade(rel: float) -> str:
     return "good" if rel <= 0.05 else ("fair" if rel <= 0.2 else "poor")
 
 
+def _error_cell(row: dict) -> tuple[str, str]:
+    """The error column's text and the row's class.
+
+    A relative error against a prediction of 0 means nothing: such rows show the
+    absolute measured value, graded against the row's ``bound`` when it has one
+    (green within it, red above) and left ungraded (blue) otherwise. Rows with
+    ``kind == "finding"`` compare data with a theory that does not claim to
+    describe them (e.g. real data beside the isotropic theory): the gap is shown,
+    ungraded (blue).
+    """
+    if row.get("kind") == "finding":
+        rel = float(row["relative_error"])
+        return (f"gap {100 * rel:.0f} %" if math.isfinite(rel) else "inf"), "abs"
+    if float(row["predicted"]) == 0.0:
+        measured = abs(float(row["measured"]))
+        bound = row.get("bound")
+        if bound is None or not math.isfinite(float(bound)):
+            return f"absolute {measured:.2g}", "abs"
+        ok = measured <= float(bound)
+        return f"absolute {measured:.2g} ({'within' if ok else 'above'} bound {float(bound):.2g})", (
+            "good" if ok else "poor")
+    rel = float(row["relative_error"])
+    return (f"{100 * rel:.1f} %" if math.isfinite(rel) else "inf"), _grade(rel)
+
+
 def agreement_html(rows: Sequence[dict]) -> str:
-    """The agreement table (green <= 5 %, amber <= 20 %, red above)."""
+    """The agreement table (green <= 5 %, amber <= 20 %, red above; prediction 0: the
+    absolute value, see :func:`_error_cell`)."""
     if not rows:
         return "<p class='note'>No agreement rows.</p>"
-    body = [[r["experiment"], r["prediction"], r["setting"], r["predicted"], r["measured"],
-             f"{100 * r['relative_error']:.1f} %" if math.isfinite(r["relative_error"]) else "inf", r.get("note", "")]
-            for r in rows]
-    return _table(["experiment", "prediction", "setting", "predicted", "measured", "relative error", "note"], body,
-                  left=3, classes=[_grade(float(r["relative_error"])) for r in rows])
+    cells = [_error_cell(r) for r in rows]
+    body = [[r["prediction"], r["setting"], r["predicted"], r["measured"], text, r.get("note", "")]
+            for r, (text, _) in zip(rows, cells)]
+    return _table(["prediction", "setting", "predicted", "measured", "relative error", "note"], body,
+                  left=2, classes=[cls for _, cls in cells], note_column=5)
+
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
 
 
 def _inline_code(text: str) -> str:
     """Escape ``text`` for HTML and render its reST ````literal```` spans as ``<code>``."""
+    text = _ROLE.sub(lambda m: f"``{m.group(1)}``", text)  # Sphinx roles (:mod:`x`) -> literals
     parts = html.escape(text).split("``")
     return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
 
 
-def _img(path: Path) -> str:
+def description(module: Any) -> str:
+    """The experiment's report text: its ``DESCRIPTION`` when it has one, else the
+    second paragraph of its docstring (whitespace collapsed)."""
+    custom = getattr(module, "DESCRIPTION", None)
+    if isinstance(custom, str) and custom.strip():
+        return " ".join(custom.split())
+    doc = (module.__doc__ or "").strip().split("\n\n")
+    return " ".join(doc[1].split()) if len(doc) > 1 else ""
+
+
+def _img(path: Path, out: Path) -> str:
+    """The PNG embedded (base64), full width, linked to the file itself at full resolution."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    img = f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+    if not path.resolve().is_relative_to(out.resolve()):
+        return f"<figure>{img}</figure>"
+    href = html.escape(path.resolve().relative_to(out.resolve()).as_posix())
+    return (f'<figure><a href="{href}" title="open at full resolution">{img}</a>'
+            f"<figcaption>click the figure to open it at full resolution ({html.escape(path.name)})</figcaption>"
+            "</figure>")
 
 
 def build_report(
@@ -203,8 +267,7 @@ def build_report(
         if redraw or not res.figures:
             res.figures = module.plot(res.table, res.config, figdir, theory=res.theory)
         pngs = [p for p in res.figures if p.suffix == ".png"]
-        doc = (module.__doc__ or "").strip().split("\n\n")
-        desc = " ".join(doc[1].split()) if len(doc) > 1 else ""
+        desc = description(module)
         rows = agreement_rows(res)
         agreement += rows
         settings += theory_settings(res.config)
@@ -217,8 +280,9 @@ def build_report(
         sections.append(
             f'<h2 id="{res.name}">{html.escape(res.name.replace("_", " "))}</h2>'
             f"<p>{_inline_code(desc)}</p><p class='note'>{meta}. PDF: {pdfs or 'n/a'}</p>"
-            + "".join(_img(p) for p in pngs)
-            + (f"<h3>Agreement</h3>{agreement_html(rows)}" if rows else "")
+            + "".join(_img(p, out) for p in pngs)
+            + (f"<h3>Agreement: theory vs simulation, measured relative errors</h3>{agreement_html(rows)}"
+               if rows else "")
             + f"<details><summary>config</summary><pre>{html.escape(res.config.to_yaml())}</pre></details>"
         )
     try:
@@ -233,12 +297,13 @@ def build_report(
 <p class="note">Montanari &amp; Zhong, <i>The interpolation phase transition in neural networks</i>,
 Ann. Statist. 2022. Generated {now} from {html.escape(str(out))}. Figures: markers are simulation
 (mean &plusmn; one standard error over seeds), lines are theory; dotted lines are conjectures.</p>
-<p>{toc} · <a href="#agreement">agreement</a> · <a href="#constants">theory constants</a></p>
+<p class="note">Each section ends with its agreement table: relative error = |predicted &minus; measured| /
+|measured|, green &le; 5 %, amber &le; 20 %, red above; measured values are means over seeds. Where the
+prediction is 0 the table shows the absolute measured value, green when within the bound the row states,
+blue when it states none; blue rows marked "gap" are findings (data beside a theory that does not claim to
+describe them), not graded ({len(agreement)} rows in all).</p>
+<p>{toc} · <a href="#constants">theory constants</a></p>
 {''.join(sections)}
-<h2 id="agreement">Theory vs simulation: measured relative errors</h2>
-<p class="note">relative error = |predicted &minus; measured| / |measured|; green &le; 5 %, amber &le; 20 %,
-red above. Measured values are means over seeds.</p>
-{agreement_html(agreement)}
 <h2 id="constants">Theory constants</h2>
 {constants}
 </body></html>
@@ -250,5 +315,5 @@ red above. Measured values are means over seeds.</p>
     return path
 
 
-__all__ = ["REPORT_FILE", "agreement_html", "agreement_rows", "build_report", "experiment_dirs",
+__all__ = ["REPORT_FILE", "agreement_html", "agreement_rows", "build_report", "description", "experiment_dirs",
            "theory_constants_html", "theory_settings"]

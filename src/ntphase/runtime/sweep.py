@@ -39,6 +39,7 @@ from typing import Any
 
 import pandas as pd
 import yaml
+from rich import get_console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -208,7 +209,55 @@ class _Driver:
         self._save_cost = self._last_save - start
 
 
+#: in line mode (output not a terminal), print a progress line each time this
+#: fraction of the tasks has finished (and at the end)
+PROGRESS_LINE_STEP = 0.1
+
+
+class _LineProgress:
+    """Progress for output that is not a terminal (a log file, a pipe, CI): plain lines.
+
+    Same calls as the rich ``Progress`` the driver uses (``start``, ``update``,
+    ``stop``); prints ``name: done/total tasks (pct %), failed k, elapsed`` each time
+    another :data:`PROGRESS_LINE_STEP` of the tasks has finished, and at the end, so
+    a long sweep shows signs of life in a log instead of one bar at the end.
+    """
+
+    def __init__(self, name: str, total: int, skipped: int, file: Any = None) -> None:
+        self.name, self.total, self.skipped = name, total, skipped
+        self.file = file
+        self.done = 0
+        self.failed = 0
+        self._next = PROGRESS_LINE_STEP
+        self._start = time.monotonic()
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.file if self.file is not None else sys.stdout, flush=True)
+
+    def start(self) -> None:
+        self._start = time.monotonic()
+        skipped = f" ({self.skipped} already done, skipped)" if self.skipped else ""
+        self._print(f"{self.name}: {self.total} tasks to run{skipped}")
+
+    def update(self, task_id: Any, advance: int = 1, failed: int = 0) -> None:
+        self.done += advance
+        self.failed = failed
+        if self.done >= self.total or self.done >= self._next * self.total:
+            while self._next * self.total <= self.done and self._next < 1.0 + 1e-9:
+                self._next += PROGRESS_LINE_STEP
+            elapsed = time.monotonic() - self._start
+            eta = elapsed / self.done * (self.total - self.done) if self.done else float("nan")
+            self._print(f"{self.name}: {self.done}/{self.total} tasks ({100 * self.done / self.total:.0f} %), "
+                        f"failed {self.failed}, {elapsed:.0f} s elapsed, ETA {eta:.0f} s")
+
+    def stop(self) -> None:
+        pass
+
+
 def _make_progress(name: str, total: int, skipped: int) -> Any:
+    """A rich progress bar on a terminal, :class:`_LineProgress` lines otherwise."""
+    if not get_console().is_terminal:
+        return _LineProgress(name, total, skipped), None
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -218,7 +267,7 @@ def _make_progress(name: str, total: int, skipped: int) -> Any:
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
-    desc = f"{name}" + (f" ({skipped} already done)" if skipped else "")
+    desc = f"{name}" + (f" ({skipped} already done, skipped)" if skipped else "")
     task_id = progress.add_task(desc, total=total, failed=0)
     return progress, task_id
 
@@ -335,7 +384,9 @@ def run_sweep(
     retries : int
         Extra attempts for a failed task (so at most ``retries + 1`` in a run).
     progress : bool
-        Show a progress bar (done / total, failed, elapsed, ETA).
+        Show progress: a bar (done / total, failed, elapsed, ETA) on a terminal,
+        otherwise a line each time another 10 % of the tasks has finished; the
+        number of tasks skipped as already done is said in either case.
     threads_per_worker : int, optional
         BLAS / OpenMP threads each task may use (set with threadpoolctl around
         ``run_task``; for a local cluster also the workers' ``OMP_NUM_THREADS``,
@@ -352,6 +403,9 @@ def run_sweep(
         rows' columns), sorted by ``task_key`` then row order; also written to
         ``outdir/results.parquet``. Tasks that failed every attempt are absent
         from it and listed as failed in the manifest (a warning says how many).
+        ``table.attrs`` holds the counts of this run: ``tasks_total``,
+        ``tasks_skipped`` (already done, not recomputed), ``tasks_run`` and
+        ``tasks_failed``.
 
     Notes
     -----
@@ -413,7 +467,10 @@ def run_sweep(
             todo.append((key, params))
     save_manifest(outdir, manifest)
 
-    bar = _make_progress(name, len(todo), len(planned) - len(todo)) if progress and todo else None
+    n_skipped = len(planned) - len(todo)
+    if progress and not todo:
+        print(f"{name}: all {n_skipped} tasks already done (skipped)", flush=True)
+    bar = _make_progress(name, len(todo), n_skipped) if progress and todo else None
     driver = _Driver(name, task, outdir, todo, manifest, retries, bar)
     try:
         if bar is not None:
@@ -435,7 +492,10 @@ def run_sweep(
             RuntimeWarning,
             stacklevel=2,
         )
-    return assemble(outdir, keys=[k for k, _ in planned])
+    table = assemble(outdir, keys=[k for k, _ in planned])
+    table.attrs.update(tasks_total=len(planned), tasks_skipped=n_skipped, tasks_run=len(todo),
+                       tasks_failed=driver.n_failed)
+    return table
 
 
 # ---------------------------------------------------------------- run info
