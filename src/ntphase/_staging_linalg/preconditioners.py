@@ -42,7 +42,7 @@ from ntphase.sphere import sphere_spectrum
 
 from .harmonics import BLOCK_BYTES, MAX_DEGREE, HarmonicFeatures, _check_points, feature_count
 
-__all__ = ["HarmonicPreconditioner", "NystromPreconditioner", "PreconditionerWarning", "NYSTROM_RTOL"]
+__all__ = ["HarmonicPreconditioner", "NystromPreconditioner", "ColumnPreconditioner", "PreconditionerWarning", "NYSTROM_RTOL"]
 
 #: Eigenvalues of ``K_mm`` (and of the Nystrom approximation) below this times
 #: the largest one are treated as zero (pseudo-inverse): they carry rounding
@@ -177,11 +177,45 @@ class HarmonicPreconditioner(LinearOperator):
             else np.zeros(0)
         )
         self.column_eigenvalues.setflags(write=False)
+        self._gram: np.ndarray | None = None
+        self._eig: tuple[np.ndarray, np.ndarray] | None = None
         if self.features is not None:
-            C = self.features.gram()
+            self._gram = self.features.gram()
+            C = self._gram.copy()
             C[np.diag_indices(r)] += self.shift / self.column_eigenvalues
             self._factor = scipy.linalg.cho_factor(C, lower=False, overwrite_a=True, check_finite=False)
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
+
+    def for_ridges(self, ridges: Any) -> ColumnPreconditioner:
+        r"""Per-column preconditioners ``P_j^{-1}`` with ridges ``ridges[j]`` (for ridge paths).
+
+        One eigen-decomposition ``D^{1/2} F^T F D^{1/2} = V Theta V^T`` (``O(r^3)``,
+        cached) gives every ``C_j^{-1} = D^{1/2} V (Theta + c_j)^{-1} V^T D^{1/2}``,
+        ``c_j = gamma_{>l} + ridges[j]``; applying all columns costs
+        ``O(n d^2 S + r^2 S)``.
+        """
+        ridges = np.asarray(ridges, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(ridges)) or np.any(ridges < 0):
+            raise ValueError(f"ridges must be finite and >= 0, got {ridges}")
+        shifts = self.gamma + ridges
+        if np.any(shifts <= 0):
+            raise ValueError(f"ridge + gamma_(>l) must be > 0 for every column; gamma = {self.gamma:.3g}")
+        if self.features is None:
+            return ColumnPreconditioner(self.shape[0], lambda R, cols: R / shifts[cols])
+        if self._eig is None:
+            root = np.sqrt(self.column_eigenvalues)
+            theta, V = scipy.linalg.eigh(root[:, None] * self._gram * root[None, :], check_finite=False)
+            self._eig = (theta, root[:, None] * V)  # (Theta, D^{1/2} V)
+        theta, DV = self._eig
+        features = self.features
+
+        def apply(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            c = shifts[cols]
+            W = DV.T @ features.rmatmat(R)
+            W /= theta[:, None] + c[None, :]
+            return (R - features.matmat(DV @ W)) / c
+
+        return ColumnPreconditioner(self.shape[0], apply)
 
     def solve_core(self, W: np.ndarray) -> np.ndarray:
         """``C^{-1} W`` with ``C = c D^{-1} + F^T F`` (``r x m``): the primal polynomial-ridge system."""
@@ -208,6 +242,22 @@ class HarmonicPreconditioner(LinearOperator):
         V2 = V.reshape(V.shape[0], -1)
         low = self.features.matmat(self.column_eigenvalues[:, None] * self.features.rmatmat(V2))
         return (low + self.shift * V2).reshape(V.shape)
+
+
+class ColumnPreconditioner:
+    """A preconditioner that differs per right-hand side (one ridge per column).
+
+    ``apply_columns(R, cols)`` returns ``P_{cols[j]}^{-1} R[:, j]`` for every
+    ``j``; :func:`~ntphase._staging_linalg.cg.block_cg` calls it with the
+    indices of its active columns.
+    """
+
+    def __init__(self, n: int, apply: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        self.shape = (n, n)
+        self._apply = apply
+
+    def apply_columns(self, R: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return self._apply(np.asarray(R, dtype=np.float64), np.asarray(cols))
 
 
 def _rank(act: Any, d: int, level: int, layers: str) -> int:
@@ -344,6 +394,23 @@ class NystromPreconditioner(LinearOperator):
 
     def _adjoint(self) -> NystromPreconditioner:
         return self
+
+    def for_ridges(self, ridges: Any) -> ColumnPreconditioner:
+        """Per-column ``P_j^{-1}`` with ridges ``ridges[j]`` (same centres and ``U``; ``O(n m S)`` per use)."""
+        ridges = np.asarray(ridges, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(ridges)) or np.any(ridges < 0):
+            raise ValueError(f"ridges must be finite and >= 0, got {ridges}")
+        if self.complement == "ridge" and np.any(ridges == 0):
+            raise ValueError("complement='ridge' needs every ridge > 0")
+        comp = (self.eigenvalues[-1] + ridges) if self.complement == "nystrom" else ridges
+
+        def apply(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
+            s = comp[cols]
+            W = self.U.T @ R
+            W *= 1.0 / (self.eigenvalues[:, None] + ridges[cols][None, :]) - 1.0 / s[None, :]
+            return R / s + self.U @ W
+
+        return ColumnPreconditioner(self.shape[0], apply)
 
     def forward(self, V: Any) -> np.ndarray:
         """``P V`` (the model of ``K + ridge I``), shape of ``V``."""
