@@ -34,7 +34,14 @@ from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from ntphase._validation import check_float, check_int
 
-__all__ = ["ConvergenceWarning", "CGInfo", "block_cg", "ridge_path_cg", "DEFAULT_RTOL", "DEFAULT_MAXITER"]
+__all__ = [
+    "DEFAULT_MAXITER",
+    "DEFAULT_RTOL",
+    "CGInfo",
+    "ConvergenceWarning",
+    "block_cg",
+    "ridge_path_cg",
+]
 
 #: Default relative residual ``||b - (A + lambda I) x|| / ||b||``.
 DEFAULT_RTOL = 1e-8
@@ -84,7 +91,9 @@ def _as_operator(name: str, A: Any) -> LinearOperator:
     try:
         op = aslinearoperator(A)
     except TypeError:
-        raise TypeError(f"{name} must be an array, sparse matrix or LinearOperator, got {type(A).__name__}") from None
+        raise TypeError(
+            f"{name} must be an array, sparse matrix or LinearOperator, got {type(A).__name__}"
+        ) from None
     if len(op.shape) != 2 or op.shape[0] != op.shape[1]:
         raise ValueError(f"{name} must be square, got shape {op.shape}")
     return op
@@ -100,7 +109,9 @@ def _check_rhs(B: Any, n: int) -> tuple[np.ndarray, bool]:
     if vector:
         B = B[:, None]
     if B.ndim != 2 or B.shape[0] != n:
-        raise ValueError(f"B must have shape ({n},) or ({n}, m) to match A, got {B.shape}")
+        raise ValueError(
+            f"B must have shape ({n},) or ({n}, m) to match A, got {B.shape}"
+        )
     if not np.all(np.isfinite(B)):
         raise ValueError("B must contain only finite values (found NaN or inf)")
     return B, vector
@@ -111,7 +122,9 @@ def _check_ridges(ridge: Any, m: int, name: str = "ridge") -> np.ndarray:
         return np.full(m, check_float(name, ridge, minimum=0.0))
     ridges = np.asarray(ridge, dtype=np.float64)
     if ridges.shape != (m,):
-        raise ValueError(f"{name} must be a number or have one entry per column ({m}), got shape {ridges.shape}")
+        raise ValueError(
+            f"{name} must be a number or have one entry per column ({m}), got shape {ridges.shape}"
+        )
     if not np.all(np.isfinite(ridges)) or np.any(ridges < 0):
         raise ValueError(f"{name} must be finite and >= 0, got {ridges}")
     return ridges
@@ -196,14 +209,18 @@ def block_cg(
     m = B.shape[1]
     ridges = _check_ridges(ridge, m)
     rtol = check_float("rtol", rtol, minimum=0.0, allow_equal=False)
-    maxiter = DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
+    maxiter = (
+        DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
+    )
     column_wise = hasattr(M, "apply_columns")
     precond = None if M is None or column_wise else _as_operator("M", M)
     if M is not None and tuple(M.shape) != op.shape:
         raise ValueError(f"M must have the shape of A {op.shape}, got {M.shape}")
     progress = no_progress if progress is None else progress
     if not callable(progress):
-        raise TypeError(f"progress must be a callable (iteration, residual) or None, got {progress!r}")
+        raise TypeError(
+            f"progress must be a callable (iteration, residual) or None, got {progress!r}"
+        )
 
     products = 0
 
@@ -214,7 +231,9 @@ def block_cg(
 
     def precondition(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
         if column_wise:
-            return np.asarray(M.apply_columns(R, cols), dtype=np.float64).reshape(R.shape)
+            return np.asarray(M.apply_columns(R, cols), dtype=np.float64).reshape(
+                R.shape
+            )
         return R.copy() if precond is None else _matmat(precond, R)
 
     if x0 is None:
@@ -284,7 +303,14 @@ def block_cg(
         true_R = B[:, idx] - apply(idx, X[:, idx])
         relres[idx] = _norms(true_R) / safe[idx]
     column_converged = relres <= rtol
-    info = CGInfo(iterations, relres, products, bool(np.all(column_converged)), column_converged, rtol)
+    info = CGInfo(
+        iterations,
+        relres,
+        products,
+        bool(np.all(column_converged)),
+        column_converged,
+        rtol,
+    )
     _warn_unconverged("block_cg", info, broke, maxiter)
     return (X[:, 0] if vector else X), info
 
@@ -386,11 +412,15 @@ def ridge_path_cg(
         raise ValueError("b must contain only finite values (found NaN or inf)")
     lambdas = np.asarray(lambdas, dtype=np.float64)
     if lambdas.ndim != 1 or lambdas.size == 0:
-        raise ValueError(f"lambdas must be a non-empty 1-D array, got shape {lambdas.shape}")
+        raise ValueError(
+            f"lambdas must be a non-empty 1-D array, got shape {lambdas.shape}"
+        )
     if not np.all(np.isfinite(lambdas)) or np.any(lambdas < 0):
         raise ValueError(f"lambdas must be finite and >= 0, got {lambdas}")
     rtol = check_float("rtol", rtol, minimum=0.0, allow_equal=False)
-    maxiter = DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
+    maxiter = (
+        DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
+    )
     progress = no_progress if progress is None else progress
     if M is not None:
         if not hasattr(M, "for_ridges"):
@@ -399,8 +429,15 @@ def ridge_path_cg(
                 f"(multi-shift CG); got {type(M).__name__}"
             )
         B = np.repeat(b[:, None], lambdas.size, axis=1)
-        return block_cg(op, B, M.for_ridges(lambdas), ridge=lambdas, rtol=rtol, maxiter=maxiter,
-                        progress=progress)
+        return block_cg(
+            op,
+            B,
+            M.for_ridges(lambdas),
+            ridge=lambdas,
+            rtol=rtol,
+            maxiter=maxiter,
+            progress=progress,
+        )
     S = lambdas.size
     base = float(lambdas.min())
     delta = lambdas - base
@@ -433,7 +470,9 @@ def ridge_path_cg(
         alpha = rr / pq
         # shifted coefficients (active shifts only)
         a = np.flatnonzero(active)
-        denom = alpha * beta_old * (zeta_old[a] - zeta[a]) + zeta_old[a] * alpha_old * (1.0 + delta[a] * alpha)
+        denom = alpha * beta_old * (zeta_old[a] - zeta[a]) + zeta_old[a] * alpha_old * (
+            1.0 + delta[a] * alpha
+        )
         zeta_new = zeta[a] * zeta_old[a] * alpha_old / denom
         alpha_s = alpha * zeta_new / zeta[a]
         X[:, a] += alpha_s * Ps[:, a]
@@ -458,13 +497,26 @@ def ridge_path_cg(
     if miss.size and not np.any(broke):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            Xm, polish = block_cg(op, np.tile(b[:, None], (1, miss.size)), ridge=lambdas[miss], rtol=rtol,
-                                  maxiter=max(1, maxiter - step), x0=X[:, miss])
+            Xm, polish = block_cg(
+                op,
+                np.tile(b[:, None], (1, miss.size)),
+                ridge=lambdas[miss],
+                rtol=rtol,
+                maxiter=max(1, maxiter - step),
+                x0=X[:, miss],
+            )
         X[:, miss] = Xm
         products += polish.products
         iterations[miss] += polish.iterations
         relres[miss] = polish.residuals
     column_converged = relres <= rtol
-    info = CGInfo(iterations, relres, products, bool(np.all(column_converged)), column_converged, rtol)
+    info = CGInfo(
+        iterations,
+        relres,
+        products,
+        bool(np.all(column_converged)),
+        column_converged,
+        rtol,
+    )
     _warn_unconverged("ridge_path_cg", info, broke, maxiter)
     return X, info

@@ -39,7 +39,7 @@ from ntphase.data import as_generator
 from .cg import ConvergenceWarning
 from .preconditioners import HarmonicPreconditioner
 
-__all__ = ["HarmonicLambdaMin", "lambda_min_harmonic", "DEFAULT_TOL"]
+__all__ = ["DEFAULT_TOL", "HarmonicLambdaMin", "lambda_min_harmonic"]
 
 #: Residual tolerance relative to the ``lambda_max`` estimate (as ``ntphase.lambda_min``).
 DEFAULT_TOL = 1e-10
@@ -166,8 +166,14 @@ def lambda_min_harmonic(
         raise ValueError(f"K must be square, got shape {op.shape}")
     tol = check_float("tol", tol, minimum=0.0, allow_equal=False)
     block_size = check_int("block_size", block_size, minimum=1, maximum=max(1, n // 5))
-    maxiter = DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
-    P = preconditioner if preconditioner is not None else HarmonicPreconditioner(X, activation, 0.0, level, layers)
+    maxiter = (
+        DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
+    )
+    P = (
+        preconditioner
+        if preconditioner is not None
+        else HarmonicPreconditioner(X, activation, 0.0, level, layers)
+    )
     if P.shape != op.shape:
         raise ValueError(f"the preconditioner has shape {P.shape}, K has {op.shape}")
     counted = _Counted(op)
@@ -176,24 +182,43 @@ def lambda_min_harmonic(
     # scale: the largest Rayleigh quotient of K over the constant and the first coordinate
     probe = np.empty((n, 2))
     probe[:, 0] = 1.0 / math.sqrt(n)
-    x1 = np.asarray(P.features.X[:, 0] if P.features is not None else generator.standard_normal(n))
+    x1 = np.asarray(
+        P.features.X[:, 0] if P.features is not None else generator.standard_normal(n)
+    )
     probe[:, 1] = x1 / np.linalg.norm(x1)
     scale = float(np.max(np.einsum("ij,ij->j", probe, counted.matmat(probe))))
     scale = scale if scale > 0 else 1.0
 
     start = P.matmat(generator.standard_normal((n, block_size)))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # lobpcg's own non-convergence note; ours follows
-        values, vectors, history = lobpcg(counted, start, M=P, tol=tol * scale, maxiter=maxiter, largest=False,
-                                          retResidualNormsHistory=True)
+        warnings.simplefilter(
+            "ignore", UserWarning
+        )  # lobpcg's own non-convergence note; ours follows
+        values, vectors, history = lobpcg(
+            counted,
+            start,
+            M=P,
+            tol=tol * scale,
+            maxiter=maxiter,
+            largest=False,
+            retResidualNormsHistory=True,
+        )
     j = int(np.argmin(values))
     u = vectors[:, j] / np.linalg.norm(vectors[:, j])
     Ku = counted.matvec(u)
     value = float(u @ Ku)
     residual = float(np.linalg.norm(Ku - value * u))
     converged = residual <= tol * scale
-    result = HarmonicLambdaMin(value, counted.count, residual, scale, converged, P.level, P.rank,
-                               max(len(history) - 1, 0))
+    result = HarmonicLambdaMin(
+        value,
+        counted.count,
+        residual,
+        scale,
+        converged,
+        P.level,
+        P.rank,
+        max(len(history) - 1, 0),
+    )
     if not converged:
         warnings.warn(
             f"lambda_min_harmonic: residual {residual:.3e} above tol * scale = {tol * scale:.3e} after "

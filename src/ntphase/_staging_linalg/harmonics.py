@@ -43,7 +43,7 @@ import scipy.linalg
 
 from ntphase._validation import check_int, check_matrix
 
-__all__ = ["MAX_DEGREE", "harmonic_features", "HarmonicFeatures", "feature_count"]
+__all__ = ["MAX_DEGREE", "HarmonicFeatures", "feature_count", "harmonic_features"]
 
 #: Highest degree with closed-form features here.
 MAX_DEGREE = 2
@@ -59,7 +59,7 @@ BLOCK_BYTES = 32 * 2**20
 
 def _check_points(X: Any) -> np.ndarray:
     X = np.asarray(check_matrix("X", X), dtype=np.float64)
-    n, d = X.shape
+    d = X.shape[1]
     if d < 2:
         raise ValueError(f"X must have d >= 2 columns, got shape {X.shape}")
     sq = np.einsum("ij,ij->i", X, X) / d
@@ -224,13 +224,15 @@ class HarmonicFeatures:
         self._X = _check_points(X)
         degrees = tuple(_check_degree(k, "degrees") for k in degrees)
         if not degrees or list(degrees) != sorted(set(degrees)):
-            raise ValueError(f"degrees must be distinct, increasing and non-empty, got {degrees!r}")
+            raise ValueError(
+                f"degrees must be distinct, increasing and non-empty, got {degrees!r}"
+            )
         self.n, self.d = self._X.shape
         self.degrees = degrees
         self.sizes = tuple(feature_count(self.d, k) for k in degrees)
         self.rank = int(sum(self.sizes))
         self._offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
-        self._deg2 = _Degree2(self.d) if 2 in degrees else None
+        self._deg2 = _Degree2(self.d)  # O(d^2) setup, used only with degree 2
 
     @property
     def X(self) -> np.ndarray:
@@ -241,7 +243,10 @@ class HarmonicFeatures:
 
     def degree_slices(self) -> dict[int, slice]:
         """Column range of each degree."""
-        return {k: slice(int(self._offsets[i]), int(self._offsets[i + 1])) for i, k in enumerate(self.degrees)}
+        return {
+            k: slice(int(self._offsets[i]), int(self._offsets[i + 1]))
+            for i, k in enumerate(self.degrees)
+        }
 
     def _rows_budget(self, per_row: float) -> int:
         return int(max(1, min(self.n, BLOCK_BYTES // max(per_row, 1.0))))
@@ -286,7 +291,9 @@ class HarmonicFeatures:
         rows = self._rows_budget(8.0 * d * m)
         for i in range(0, self.n, rows):
             Xb = self._X[i : i + rows]
-            weighted = (Xb[:, :, None] * V[i : i + rows, None, :]).reshape(Xb.shape[0], d * m)
+            weighted = (Xb[:, :, None] * V[i : i + rows, None, :]).reshape(
+                Xb.shape[0], d * m
+            )
             M += Xb.T @ weighted
         return M.reshape(d, d, m)
 
@@ -324,6 +331,8 @@ class HarmonicFeatures:
             Fb = self.rows(i, min(i + rows, self.n))
             # upper triangle of G += Fb^T Fb (BLAS syrk: half the flops of a GEMM);
             # Fb.T is Fortran-ordered, so no copy is made
-            G = scipy.linalg.blas.dsyrk(1.0, Fb.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
+            G = scipy.linalg.blas.dsyrk(
+                1.0, Fb.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1
+            )
         upper = np.triu(G)
         return upper + np.triu(upper, 1).T

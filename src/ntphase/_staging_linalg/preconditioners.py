@@ -40,9 +40,21 @@ from ntphase.data import as_generator
 from ntphase.sphere import level as sphere_level
 from ntphase.sphere import sphere_spectrum
 
-from .harmonics import BLOCK_BYTES, MAX_DEGREE, HarmonicFeatures, _check_points, feature_count
+from .harmonics import (
+    BLOCK_BYTES,
+    MAX_DEGREE,
+    HarmonicFeatures,
+    _check_points,
+    feature_count,
+)
 
-__all__ = ["HarmonicPreconditioner", "NystromPreconditioner", "ColumnPreconditioner", "PreconditionerWarning", "NYSTROM_RTOL"]
+__all__ = [
+    "NYSTROM_RTOL",
+    "ColumnPreconditioner",
+    "HarmonicPreconditioner",
+    "NystromPreconditioner",
+    "PreconditionerWarning",
+]
 
 #: Eigenvalues of ``K_mm`` (and of the Nystrom approximation) below this times
 #: the largest one are treated as zero (pseudo-inverse): they carry rounding
@@ -127,7 +139,12 @@ class HarmonicPreconditioner(LinearOperator):
     """
 
     def __init__(
-        self, X: Any, activation: Any, ridge: float = 0.0, level: int | None = None, layers: str = "first"
+        self,
+        X: Any,
+        activation: Any,
+        ridge: float = 0.0,
+        level: int | None = None,
+        layers: str = "first",
     ) -> None:
         X = _check_points(X)
         n, d = X.shape
@@ -136,7 +153,9 @@ class HarmonicPreconditioner(LinearOperator):
         layers = check_choice("layers", layers, _LAYERS)
         if level is None:
             level = min(sphere_level(n, d, act, layers), MAX_DEGREE)
-            while level > 0 and not fits(_harmonic_bytes(n, _rank(act, d, level, layers))):
+            while level > 0 and not fits(
+                _harmonic_bytes(n, _rank(act, d, level, layers))
+            ):
                 r = _rank(act, d, level, layers)
                 warnings.warn(
                     f"HarmonicPreconditioner: level {level} needs r = {r} features and about "
@@ -149,7 +168,9 @@ class HarmonicPreconditioner(LinearOperator):
         else:
             level = check_int("level", level, minimum=0, maximum=MAX_DEGREE)
         spectrum = sphere_spectrum(act, d, level, layers)
-        degrees = tuple(int(k) for k in np.flatnonzero(spectrum.positive()[: level + 1]))
+        degrees = tuple(
+            int(k) for k in np.flatnonzero(spectrum.positive()[: level + 1])
+        )
         gamma = spectrum.gamma_above(level)
         shift = gamma + ridge
         if not shift > 0.0:
@@ -172,7 +193,9 @@ class HarmonicPreconditioner(LinearOperator):
         self.shift = float(shift)
         self.features = HarmonicFeatures(X, degrees) if degrees else None
         self.column_eigenvalues = (
-            np.concatenate([np.full(feature_count(d, k), spectrum.xi[k]) for k in degrees])
+            np.concatenate(
+                [np.full(feature_count(d, k), spectrum.xi[k]) for k in degrees]
+            )
             if degrees
             else np.zeros(0)
         )
@@ -183,7 +206,9 @@ class HarmonicPreconditioner(LinearOperator):
             self._gram = self.features.gram()
             C = self._gram.copy()
             C[np.diag_indices(r)] += self.shift / self.column_eigenvalues
-            self._factor = scipy.linalg.cho_factor(C, lower=False, overwrite_a=True, check_finite=False)
+            self._factor = scipy.linalg.cho_factor(
+                C, lower=False, overwrite_a=True, check_finite=False
+            )
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
 
     def for_ridges(self, ridges: Any) -> ColumnPreconditioner:
@@ -199,12 +224,16 @@ class HarmonicPreconditioner(LinearOperator):
             raise ValueError(f"ridges must be finite and >= 0, got {ridges}")
         shifts = self.gamma + ridges
         if np.any(shifts <= 0):
-            raise ValueError(f"ridge + gamma_(>l) must be > 0 for every column; gamma = {self.gamma:.3g}")
+            raise ValueError(
+                f"ridge + gamma_(>l) must be > 0 for every column; gamma = {self.gamma:.3g}"
+            )
         if self.features is None:
             return ColumnPreconditioner(self.shape[0], lambda R, cols: R / shifts[cols])
         if self._eig is None:
             root = np.sqrt(self.column_eigenvalues)
-            theta, V = scipy.linalg.eigh(root[:, None] * self._gram * root[None, :], check_finite=False)
+            theta, V = scipy.linalg.eigh(
+                root[:, None] * self._gram * root[None, :], check_finite=False
+            )
             self._eig = (theta, root[:, None] * V)  # (Theta, D^{1/2} V)
         theta, DV = self._eig
         features = self.features
@@ -240,7 +269,9 @@ class HarmonicPreconditioner(LinearOperator):
         if self.features is None:
             return self.shift * V
         V2 = V.reshape(V.shape[0], -1)
-        low = self.features.matmat(self.column_eigenvalues[:, None] * self.features.rmatmat(V2))
+        low = self.features.matmat(
+            self.column_eigenvalues[:, None] * self.features.rmatmat(V2)
+        )
         return (low + self.shift * V2).reshape(V.shape)
 
 
@@ -252,7 +283,9 @@ class ColumnPreconditioner:
     indices of its active columns.
     """
 
-    def __init__(self, n: int, apply: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+    def __init__(
+        self, n: int, apply: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    ) -> None:
         self.shape = (n, n)
         self._apply = apply
 
@@ -265,16 +298,28 @@ def _rank(act: Any, d: int, level: int, layers: str) -> int:
     return sum(feature_count(d, k) for k in range(level + 1) if positive[k])
 
 
-def _columns_from(kernel: Any, n: int | None) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+def _columns_from(
+    kernel: Any, n: int | None
+) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     """A ``columns(idx) -> K[:, idx]`` callable and ``n`` from an array, operator or callable."""
-    if callable(kernel) and not isinstance(kernel, (np.ndarray, LinearOperator)) and not hasattr(kernel, "matmat"):
+    if (
+        callable(kernel)
+        and not isinstance(kernel, (np.ndarray, LinearOperator))
+        and not hasattr(kernel, "matmat")
+    ):
         if n is None:
-            raise TypeError("n (the number of rows of K) is required when kernel is a columns(idx) callable")
+            raise TypeError(
+                "n (the number of rows of K) is required when kernel is a columns(idx) callable"
+            )
         return kernel, check_int("n", n, minimum=1)
     if isinstance(kernel, np.ndarray):
         if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1]:
-            raise ValueError(f"kernel must be a square matrix, got shape {kernel.shape}")
-        return (lambda idx: np.asarray(kernel[:, idx], dtype=np.float64)), kernel.shape[0]
+            raise ValueError(
+                f"kernel must be a square matrix, got shape {kernel.shape}"
+            )
+        return (lambda idx: np.asarray(kernel[:, idx], dtype=np.float64)), kernel.shape[
+            0
+        ]
     try:
         op = aslinearoperator(kernel)
     except TypeError:
@@ -354,24 +399,35 @@ class NystromPreconditioner(LinearOperator):
         ridge = check_float("ridge", ridge, minimum=0.0)
         complement = check_choice("complement", complement, ("nystrom", "ridge"))
         if complement == "ridge" and ridge == 0.0:
-            raise ValueError("complement='ridge' needs ridge > 0 (P = K_hat + ridge I is singular); "
-                             "use complement='nystrom'")
-        check_memory(24.0 * n * m + 16.0 * m * m, f"Nystrom preconditioner with m = {m} centres (n = {n})",
-                     "use fewer centres")
+            raise ValueError(
+                "complement='ridge' needs ridge > 0 (P = K_hat + ridge I is singular); "
+                "use complement='nystrom'"
+            )
+        check_memory(
+            24.0 * n * m + 16.0 * m * m,
+            f"Nystrom preconditioner with m = {m} centres (n = {n})",
+            "use fewer centres",
+        )
         generator = as_generator(rng)
         centres = np.sort(generator.choice(n, size=m, replace=False))
         C = np.asarray(columns(centres), dtype=np.float64)
         if C.shape != (n, m):
-            raise ValueError(f"kernel columns must have shape ({n}, {m}), got {C.shape}")
+            raise ValueError(
+                f"kernel columns must have shape ({n}, {m}), got {C.shape}"
+            )
         Kmm = C[centres]
         Kmm = 0.5 * (Kmm + Kmm.T)
         lam, V = scipy.linalg.eigh(Kmm, check_finite=False)
         keep = lam > NYSTROM_RTOL * max(float(lam[-1]), 0.0)
         if not np.any(keep):
-            raise ValueError("the kernel's centre block K_mm is zero; the Nystrom preconditioner is undefined")
+            raise ValueError(
+                "the kernel's centre block K_mm is zero; the Nystrom preconditioner is undefined"
+            )
         L = C @ (V[:, keep] / np.sqrt(lam[keep]))  # K_hat = L L^T
         del C
-        U, s, _ = scipy.linalg.svd(L, full_matrices=False, overwrite_a=True, check_finite=False)
+        U, s, _ = scipy.linalg.svd(
+            L, full_matrices=False, overwrite_a=True, check_finite=False
+        )
         eig = s * s
         keep = eig > NYSTROM_RTOL * eig[0]
         self.U = U[:, keep]
@@ -380,7 +436,9 @@ class NystromPreconditioner(LinearOperator):
         self.centres = centres
         self.ridge = ridge
         self.complement = complement
-        self.complement_value = float(self.eigenvalues[-1] + ridge) if complement == "nystrom" else ridge
+        self.complement_value = (
+            float(self.eigenvalues[-1] + ridge) if complement == "nystrom" else ridge
+        )
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
 
     def _matmat(self, V: np.ndarray) -> np.ndarray:
@@ -402,12 +460,17 @@ class NystromPreconditioner(LinearOperator):
             raise ValueError(f"ridges must be finite and >= 0, got {ridges}")
         if self.complement == "ridge" and np.any(ridges == 0):
             raise ValueError("complement='ridge' needs every ridge > 0")
-        comp = (self.eigenvalues[-1] + ridges) if self.complement == "nystrom" else ridges
+        comp = (
+            (self.eigenvalues[-1] + ridges) if self.complement == "nystrom" else ridges
+        )
 
         def apply(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
             s = comp[cols]
             W = self.U.T @ R
-            W *= 1.0 / (self.eigenvalues[:, None] + ridges[cols][None, :]) - 1.0 / s[None, :]
+            W *= (
+                1.0 / (self.eigenvalues[:, None] + ridges[cols][None, :])
+                - 1.0 / s[None, :]
+            )
             return R / s + self.U @ W
 
         return ColumnPreconditioner(self.shape[0], apply)
@@ -420,4 +483,3 @@ class NystromPreconditioner(LinearOperator):
         excess = self.eigenvalues + self.ridge - self.complement_value
         out = self.complement_value * V2 + self.U @ (excess[:, None] * W)
         return out.reshape(V.shape)
-
