@@ -30,9 +30,7 @@ def _rel(a, b):
 @pytest.mark.parametrize("precond", [None, "harmonic", "nystrom"])
 def test_block_cg_matches_dense_solve(problem, precond):
     X, K, Y = problem
-    ridges = np.array(
-        [0.0, 1e-3, 1.0]
-    )  # lambda = 0: the interpolator (K is invertible on the sphere)
+    ridges = np.array([0.0, 1e-3, 1.0])  # lambda = 0: the interpolator (K is invertible on the sphere)
     M = {
         None: None,
         "harmonic": HarmonicPreconditioner(X, "relu", 1e-3),
@@ -45,9 +43,7 @@ def test_block_cg_matches_dense_solve(problem, precond):
         ref = np.linalg.solve(K + lam * np.eye(300), Y[:, j])
         assert _rel(sol[:, j], ref) < 1e-7
         # the reported residual is the true one
-        true = np.linalg.norm(
-            Y[:, j] - (K + lam * np.eye(300)) @ sol[:, j]
-        ) / np.linalg.norm(Y[:, j])
+        true = np.linalg.norm(Y[:, j] - (K + lam * np.eye(300)) @ sol[:, j]) / np.linalg.norm(Y[:, j])
         assert info.residuals[j] == pytest.approx(true, rel=1e-6, abs=1e-15)
 
 
@@ -69,12 +65,8 @@ def test_block_cg_nt_operator_vector_warm_start_and_zero_column():
 def test_progress_callback_and_convergence_warning(problem):
     _, K, Y = problem
     seen = []
-    with pytest.warns(
-        ConvergenceWarning, match=r"largest relative residual .* 3 iterations, cap 3"
-    ):
-        _, info = block_cg(
-            K, Y, maxiter=3, progress=lambda it, res: seen.append((it, res))
-        )
+    with pytest.warns(ConvergenceWarning, match=r"largest relative residual .* 3 iterations, cap 3"):
+        _, info = block_cg(K, Y, maxiter=3, progress=lambda it, res: seen.append((it, res)))
     assert not info.converged and [s[0] for s in seen] == [1, 2, 3]
     assert info.residuals.max() > 1e-8
 
@@ -110,9 +102,7 @@ def test_ridge_path_matches_dense_solves(problem, precond):
     for j, lam in enumerate(lambdas):
         # oracle: dense solve per ridge
         assert _rel(sol[:, j], np.linalg.solve(K + lam * np.eye(300), Y[:, 0])) < 1e-7
-    if (
-        precond is None
-    ):  # multi-shift: base iterations plus one residual check per shift
+    if precond is None:  # multi-shift: base iterations plus one residual check per shift
         assert info.products <= info.iterations.max() + lambdas.size + 5
 
 

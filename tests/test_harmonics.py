@@ -21,18 +21,14 @@ def test_addition_theorem(d, degree):
     Y = harmonic_features(X, degree)
     B = multiplicity(d, degree)
     assert Y.shape == (60, B) == (60, feature_count(d, degree))
-    np.testing.assert_allclose(
-        Y @ Y.T / B, gegenbauer(degree, d, X @ X.T / d), rtol=0, atol=1e-13
-    )
+    np.testing.assert_allclose(Y @ Y.T / B, gegenbauer(degree, d, X @ X.T / d), rtol=0, atol=1e-13)
 
 
 def test_feature_norm_is_multiplicity():
     # oracle: |Y_k(x)|^2 = B(d,k) P_k(1) = B(d,k) (addition theorem on the diagonal)
     d = 7
     X = sample_sphere(5, d, rng=1)
-    np.testing.assert_allclose(
-        np.sum(harmonic_features(X, 2) ** 2, axis=1), multiplicity(d, 2), rtol=1e-13
-    )
+    np.testing.assert_allclose(np.sum(harmonic_features(X, 2) ** 2, axis=1), multiplicity(d, 2), rtol=1e-13)
 
 
 @pytest.mark.parametrize("degrees", [(0, 1, 2), (0, 2), (1,), (2,)])
@@ -48,9 +44,7 @@ def test_implicit_products_match_dense(degrees, monkeypatch):
     V, U = rng.standard_normal((n, 3)), rng.standard_normal((F.rank, 3))
     np.testing.assert_allclose(F.rmatmat(V), dense.T @ V, rtol=1e-12, atol=1e-11)
     np.testing.assert_allclose(F.matmat(U), dense @ U, rtol=1e-12, atol=1e-11)
-    np.testing.assert_allclose(
-        F.rmatmat(V[:, 0]), dense.T @ V[:, 0], rtol=1e-12, atol=1e-11
-    )
+    np.testing.assert_allclose(F.rmatmat(V[:, 0]), dense.T @ V[:, 0], rtol=1e-12, atol=1e-11)
     np.testing.assert_allclose(F.gram(), dense.T @ dense, rtol=1e-12, atol=1e-10)
 
 

@@ -19,9 +19,7 @@ def test_matches_dense_polynomial_ridge(activation, ridge, level, monkeypatch):
     y = np.random.default_rng(2).standard_normal(300)
     fit = polynomial_ridge_fit(X, y, activation, ridge, level)
     dense = ntphase.PolynomialRidge(activation, ridge, level).fit(X, y)
-    np.testing.assert_allclose(
-        fit.predict(Xt), dense.predict(Xt), rtol=1e-9, atol=1e-10
-    )
+    np.testing.assert_allclose(fit.predict(Xt), dense.predict(Xt), rtol=1e-9, atol=1e-10)
     assert fit.gamma == pytest.approx(dense.gamma_)
 
 
@@ -32,9 +30,7 @@ def test_several_targets_and_bad_input():
     fit = polynomial_ridge_fit(X, Y, "relu", 1e-3, 2)
     for j in range(2):
         single = polynomial_ridge_fit(X, Y[:, j], "relu", 1e-3, 2)
-        np.testing.assert_allclose(
-            fit.predict(X)[:, j], single.predict(X), rtol=1e-12, atol=1e-12
-        )
+        np.testing.assert_allclose(fit.predict(X)[:, j], single.predict(X), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="y must have shape"):
         polynomial_ridge_fit(X, Y[:10], "relu")
     with pytest.raises(ValueError, match="d = 5"):

@@ -24,9 +24,7 @@ def test_harmonic_model_and_inverse(activation, ridge):
     model = P.forward(I)
     # oracle: the degree <= 2 truncated kernel plus (gamma_{>2} + ridge) I
     c = gamma_above(activation, 6, 2) + ridge
-    np.testing.assert_allclose(
-        model, ntphase.truncated_kernel(X, activation, 2) + c * I, atol=1e-13
-    )
+    np.testing.assert_allclose(model, ntphase.truncated_kernel(X, activation, 2) + c * I, atol=1e-13)
     # oracle: numpy.linalg.inv of the dense model
     np.testing.assert_allclose(P @ I, np.linalg.inv(model), rtol=1e-9, atol=1e-11)
 
@@ -49,9 +47,7 @@ def test_harmonic_for_ridges_matches_inverses():
     out = P.for_ridges(ridges).apply_columns(R[:, [2, 0]], np.array([2, 0]))
     for j, col in enumerate([2, 0]):
         Pj = HarmonicPreconditioner(X, "relu", ridges[col], level=2)
-        np.testing.assert_allclose(
-            out[:, j], np.linalg.solve(Pj.forward(np.eye(120)), R[:, col]), rtol=1e-9
-        )
+        np.testing.assert_allclose(out[:, j], np.linalg.solve(Pj.forward(np.eye(120)), R[:, col]), rtol=1e-9)
 
 
 def test_harmonic_memory_fallback_and_refusal(monkeypatch):
@@ -94,9 +90,7 @@ def test_nystrom_inverse_and_model(kernel, complement):
         np.testing.assert_allclose(model, K_hat + 1e-2 * I, atol=1e-9)
     else:  # same model on range(U); the complement gets lambda_hat_min + ridge
         U = P.U
-        np.testing.assert_allclose(
-            U.T @ model @ U, U.T @ (K_hat + 1e-2 * I) @ U, atol=1e-9
-        )
+        np.testing.assert_allclose(U.T @ model @ U, U.T @ (K_hat + 1e-2 * I) @ U, atol=1e-9)
         assert P.complement_value == pytest.approx(P.eigenvalues[-1] + 1e-2)
 
 
@@ -112,9 +106,7 @@ def test_nystrom_inputs_agree(kernel):
     P = NystromPreconditioner(kernel, 30, 0.0, rng=5)
     out = P.for_ridges(ridges).apply_columns(np.stack([v, v], 1), np.array([0, 1]))
     np.testing.assert_allclose(out[:, 0], a, rtol=1e-12)
-    np.testing.assert_allclose(
-        out[:, 1], NystromPreconditioner(kernel, 30, 0.1, rng=5) @ v, rtol=1e-12
-    )
+    np.testing.assert_allclose(out[:, 1], NystromPreconditioner(kernel, 30, 0.1, rng=5) @ v, rtol=1e-12)
 
 
 def test_nystrom_bad_input(kernel):

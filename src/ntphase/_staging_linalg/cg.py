@@ -109,9 +109,7 @@ def _check_rhs(B: Any, n: int) -> tuple[np.ndarray, bool]:
     if vector:
         B = B[:, None]
     if B.ndim != 2 or B.shape[0] != n:
-        raise ValueError(
-            f"B must have shape ({n},) or ({n}, m) to match A, got {B.shape}"
-        )
+        raise ValueError(f"B must have shape ({n},) or ({n}, m) to match A, got {B.shape}")
     if not np.all(np.isfinite(B)):
         raise ValueError("B must contain only finite values (found NaN or inf)")
     return B, vector
@@ -209,18 +207,14 @@ def block_cg(
     m = B.shape[1]
     ridges = _check_ridges(ridge, m)
     rtol = check_float("rtol", rtol, minimum=0.0, allow_equal=False)
-    maxiter = (
-        DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
-    )
+    maxiter = DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
     column_wise = hasattr(M, "apply_columns")
     precond = None if M is None or column_wise else _as_operator("M", M)
     if M is not None and tuple(M.shape) != op.shape:
         raise ValueError(f"M must have the shape of A {op.shape}, got {M.shape}")
     progress = no_progress if progress is None else progress
     if not callable(progress):
-        raise TypeError(
-            f"progress must be a callable (iteration, residual) or None, got {progress!r}"
-        )
+        raise TypeError(f"progress must be a callable (iteration, residual) or None, got {progress!r}")
 
     products = 0
 
@@ -231,9 +225,7 @@ def block_cg(
 
     def precondition(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
         if column_wise:
-            return np.asarray(M.apply_columns(R, cols), dtype=np.float64).reshape(
-                R.shape
-            )
+            return np.asarray(M.apply_columns(R, cols), dtype=np.float64).reshape(R.shape)
         return R.copy() if precond is None else _matmat(precond, R)
 
     if x0 is None:
@@ -412,15 +404,11 @@ def ridge_path_cg(
         raise ValueError("b must contain only finite values (found NaN or inf)")
     lambdas = np.asarray(lambdas, dtype=np.float64)
     if lambdas.ndim != 1 or lambdas.size == 0:
-        raise ValueError(
-            f"lambdas must be a non-empty 1-D array, got shape {lambdas.shape}"
-        )
+        raise ValueError(f"lambdas must be a non-empty 1-D array, got shape {lambdas.shape}")
     if not np.all(np.isfinite(lambdas)) or np.any(lambdas < 0):
         raise ValueError(f"lambdas must be finite and >= 0, got {lambdas}")
     rtol = check_float("rtol", rtol, minimum=0.0, allow_equal=False)
-    maxiter = (
-        DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
-    )
+    maxiter = DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
     progress = no_progress if progress is None else progress
     if M is not None:
         if not hasattr(M, "for_ridges"):

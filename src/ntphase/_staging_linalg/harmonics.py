@@ -224,9 +224,7 @@ class HarmonicFeatures:
         self._X = _check_points(X)
         degrees = tuple(_check_degree(k, "degrees") for k in degrees)
         if not degrees or list(degrees) != sorted(set(degrees)):
-            raise ValueError(
-                f"degrees must be distinct, increasing and non-empty, got {degrees!r}"
-            )
+            raise ValueError(f"degrees must be distinct, increasing and non-empty, got {degrees!r}")
         self.n, self.d = self._X.shape
         self.degrees = degrees
         self.sizes = tuple(feature_count(self.d, k) for k in degrees)
@@ -244,8 +242,7 @@ class HarmonicFeatures:
     def degree_slices(self) -> dict[int, slice]:
         """Column range of each degree."""
         return {
-            k: slice(int(self._offsets[i]), int(self._offsets[i + 1]))
-            for i, k in enumerate(self.degrees)
+            k: slice(int(self._offsets[i]), int(self._offsets[i + 1])) for i, k in enumerate(self.degrees)
         }
 
     def _rows_budget(self, per_row: float) -> int:
@@ -291,9 +288,7 @@ class HarmonicFeatures:
         rows = self._rows_budget(8.0 * d * m)
         for i in range(0, self.n, rows):
             Xb = self._X[i : i + rows]
-            weighted = (Xb[:, :, None] * V[i : i + rows, None, :]).reshape(
-                Xb.shape[0], d * m
-            )
+            weighted = (Xb[:, :, None] * V[i : i + rows, None, :]).reshape(Xb.shape[0], d * m)
             M += Xb.T @ weighted
         return M.reshape(d, d, m)
 
@@ -331,8 +326,6 @@ class HarmonicFeatures:
             Fb = self.rows(i, min(i + rows, self.n))
             # upper triangle of G += Fb^T Fb (BLAS syrk: half the flops of a GEMM);
             # Fb.T is Fortran-ordered, so no copy is made
-            G = scipy.linalg.blas.dsyrk(
-                1.0, Fb.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1
-            )
+            G = scipy.linalg.blas.dsyrk(1.0, Fb.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
         upper = np.triu(G)
         return upper + np.triu(upper, 1).T

@@ -60,9 +60,7 @@ class PolynomialRidgeFit:
         """``F(X) w`` for test points on the sphere (blocked, ``O(n_test d^2)`` per target)."""
         X = _check_points(X)
         if X.shape[1] != self.d:
-            raise ValueError(
-                f"X must have d = {self.d} columns (as in the fit), got shape {X.shape}"
-            )
+            raise ValueError(f"X must have d = {self.d} columns (as in the fit), got shape {X.shape}")
         if not self.degrees:
             return np.zeros((X.shape[0],) + self.coef.shape[1:])
         return HarmonicFeatures(X, self.degrees).matmat(self.coef)
@@ -116,15 +114,11 @@ def polynomial_ridge_fit(
     model = HarmonicPreconditioner(X, activation, ridge, level, layers)
     y = np.asarray(y, dtype=np.float64)
     if y.ndim not in (1, 2) or y.shape[0] != n:
-        raise ValueError(
-            f"y must have shape ({n},) or ({n}, m) to match X, got {y.shape}"
-        )
+        raise ValueError(f"y must have shape ({n},) or ({n}, m) to match X, got {y.shape}")
     if not np.all(np.isfinite(y)):
         raise ValueError("y must contain only finite values (found NaN or inf)")
     if model.features is None:
         coef = np.zeros((0,) + y.shape[1:])
     else:
         coef = model.solve_core(model.features.rmatmat(y))
-    return PolynomialRidgeFit(
-        coef, model.degrees, model.level, model.gamma, model.shift, d
-    )
+    return PolynomialRidgeFit(coef, model.degrees, model.level, model.gamma, model.shift, d)

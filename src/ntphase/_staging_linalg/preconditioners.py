@@ -153,9 +153,7 @@ class HarmonicPreconditioner(LinearOperator):
         layers = check_choice("layers", layers, _LAYERS)
         if level is None:
             level = min(sphere_level(n, d, act, layers), MAX_DEGREE)
-            while level > 0 and not fits(
-                _harmonic_bytes(n, _rank(act, d, level, layers))
-            ):
+            while level > 0 and not fits(_harmonic_bytes(n, _rank(act, d, level, layers))):
                 r = _rank(act, d, level, layers)
                 warnings.warn(
                     f"HarmonicPreconditioner: level {level} needs r = {r} features and about "
@@ -168,9 +166,7 @@ class HarmonicPreconditioner(LinearOperator):
         else:
             level = check_int("level", level, minimum=0, maximum=MAX_DEGREE)
         spectrum = sphere_spectrum(act, d, level, layers)
-        degrees = tuple(
-            int(k) for k in np.flatnonzero(spectrum.positive()[: level + 1])
-        )
+        degrees = tuple(int(k) for k in np.flatnonzero(spectrum.positive()[: level + 1]))
         gamma = spectrum.gamma_above(level)
         shift = gamma + ridge
         if not shift > 0.0:
@@ -193,9 +189,7 @@ class HarmonicPreconditioner(LinearOperator):
         self.shift = float(shift)
         self.features = HarmonicFeatures(X, degrees) if degrees else None
         self.column_eigenvalues = (
-            np.concatenate(
-                [np.full(feature_count(d, k), spectrum.xi[k]) for k in degrees]
-            )
+            np.concatenate([np.full(feature_count(d, k), spectrum.xi[k]) for k in degrees])
             if degrees
             else np.zeros(0)
         )
@@ -206,9 +200,7 @@ class HarmonicPreconditioner(LinearOperator):
             self._gram = self.features.gram()
             C = self._gram.copy()
             C[np.diag_indices(r)] += self.shift / self.column_eigenvalues
-            self._factor = scipy.linalg.cho_factor(
-                C, lower=False, overwrite_a=True, check_finite=False
-            )
+            self._factor = scipy.linalg.cho_factor(C, lower=False, overwrite_a=True, check_finite=False)
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
 
     def for_ridges(self, ridges: Any) -> ColumnPreconditioner:
@@ -224,16 +216,12 @@ class HarmonicPreconditioner(LinearOperator):
             raise ValueError(f"ridges must be finite and >= 0, got {ridges}")
         shifts = self.gamma + ridges
         if np.any(shifts <= 0):
-            raise ValueError(
-                f"ridge + gamma_(>l) must be > 0 for every column; gamma = {self.gamma:.3g}"
-            )
+            raise ValueError(f"ridge + gamma_(>l) must be > 0 for every column; gamma = {self.gamma:.3g}")
         if self.features is None:
             return ColumnPreconditioner(self.shape[0], lambda R, cols: R / shifts[cols])
         if self._eig is None:
             root = np.sqrt(self.column_eigenvalues)
-            theta, V = scipy.linalg.eigh(
-                root[:, None] * self._gram * root[None, :], check_finite=False
-            )
+            theta, V = scipy.linalg.eigh(root[:, None] * self._gram * root[None, :], check_finite=False)
             self._eig = (theta, root[:, None] * V)  # (Theta, D^{1/2} V)
         theta, DV = self._eig
         features = self.features
@@ -269,9 +257,7 @@ class HarmonicPreconditioner(LinearOperator):
         if self.features is None:
             return self.shift * V
         V2 = V.reshape(V.shape[0], -1)
-        low = self.features.matmat(
-            self.column_eigenvalues[:, None] * self.features.rmatmat(V2)
-        )
+        low = self.features.matmat(self.column_eigenvalues[:, None] * self.features.rmatmat(V2))
         return (low + self.shift * V2).reshape(V.shape)
 
 
@@ -283,9 +269,7 @@ class ColumnPreconditioner:
     indices of its active columns.
     """
 
-    def __init__(
-        self, n: int, apply: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    ) -> None:
+    def __init__(self, n: int, apply: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
         self.shape = (n, n)
         self._apply = apply
 
@@ -298,9 +282,7 @@ def _rank(act: Any, d: int, level: int, layers: str) -> int:
     return sum(feature_count(d, k) for k in range(level + 1) if positive[k])
 
 
-def _columns_from(
-    kernel: Any, n: int | None
-) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+def _columns_from(kernel: Any, n: int | None) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
     """A ``columns(idx) -> K[:, idx]`` callable and ``n`` from an array, operator or callable."""
     if (
         callable(kernel)
@@ -308,18 +290,12 @@ def _columns_from(
         and not hasattr(kernel, "matmat")
     ):
         if n is None:
-            raise TypeError(
-                "n (the number of rows of K) is required when kernel is a columns(idx) callable"
-            )
+            raise TypeError("n (the number of rows of K) is required when kernel is a columns(idx) callable")
         return kernel, check_int("n", n, minimum=1)
     if isinstance(kernel, np.ndarray):
         if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1]:
-            raise ValueError(
-                f"kernel must be a square matrix, got shape {kernel.shape}"
-            )
-        return (lambda idx: np.asarray(kernel[:, idx], dtype=np.float64)), kernel.shape[
-            0
-        ]
+            raise ValueError(f"kernel must be a square matrix, got shape {kernel.shape}")
+        return (lambda idx: np.asarray(kernel[:, idx], dtype=np.float64)), kernel.shape[0]
     try:
         op = aslinearoperator(kernel)
     except TypeError:
@@ -412,9 +388,7 @@ class NystromPreconditioner(LinearOperator):
         centres = np.sort(generator.choice(n, size=m, replace=False))
         C = np.asarray(columns(centres), dtype=np.float64)
         if C.shape != (n, m):
-            raise ValueError(
-                f"kernel columns must have shape ({n}, {m}), got {C.shape}"
-            )
+            raise ValueError(f"kernel columns must have shape ({n}, {m}), got {C.shape}")
         Kmm = C[centres]
         Kmm = 0.5 * (Kmm + Kmm.T)
         lam, V = scipy.linalg.eigh(Kmm, check_finite=False)
@@ -425,9 +399,7 @@ class NystromPreconditioner(LinearOperator):
             )
         L = C @ (V[:, keep] / np.sqrt(lam[keep]))  # K_hat = L L^T
         del C
-        U, s, _ = scipy.linalg.svd(
-            L, full_matrices=False, overwrite_a=True, check_finite=False
-        )
+        U, s, _ = scipy.linalg.svd(L, full_matrices=False, overwrite_a=True, check_finite=False)
         eig = s * s
         keep = eig > NYSTROM_RTOL * eig[0]
         self.U = U[:, keep]
@@ -436,9 +408,7 @@ class NystromPreconditioner(LinearOperator):
         self.centres = centres
         self.ridge = ridge
         self.complement = complement
-        self.complement_value = (
-            float(self.eigenvalues[-1] + ridge) if complement == "nystrom" else ridge
-        )
+        self.complement_value = float(self.eigenvalues[-1] + ridge) if complement == "nystrom" else ridge
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
 
     def _matmat(self, V: np.ndarray) -> np.ndarray:
@@ -460,17 +430,12 @@ class NystromPreconditioner(LinearOperator):
             raise ValueError(f"ridges must be finite and >= 0, got {ridges}")
         if self.complement == "ridge" and np.any(ridges == 0):
             raise ValueError("complement='ridge' needs every ridge > 0")
-        comp = (
-            (self.eigenvalues[-1] + ridges) if self.complement == "nystrom" else ridges
-        )
+        comp = (self.eigenvalues[-1] + ridges) if self.complement == "nystrom" else ridges
 
         def apply(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
             s = comp[cols]
             W = self.U.T @ R
-            W *= (
-                1.0 / (self.eigenvalues[:, None] + ridges[cols][None, :])
-                - 1.0 / s[None, :]
-            )
+            W *= 1.0 / (self.eigenvalues[:, None] + ridges[cols][None, :]) - 1.0 / s[None, :]
             return R / s + self.U @ W
 
         return ColumnPreconditioner(self.shape[0], apply)
