@@ -7,12 +7,10 @@ import pytest
 from scipy.sparse.linalg import aslinearoperator
 
 import ntphase
-from ntphase._staging_linalg.cg import ConvergenceWarning, block_cg, ridge_path_cg
-from ntphase._staging_linalg.preconditioners import (
-    HarmonicPreconditioner,
-    NystromPreconditioner,
-)
 from ntphase.data import sample_sphere, sample_weights
+from ntphase.learning.preconditioning import harmonic_preconditioner as HarmonicPreconditioner
+from ntphase.linalg.cg import ConvergenceWarning, block_cg, ridge_path_cg
+from ntphase.linalg.preconditioners import NystromPreconditioner
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,11 @@ import pytest
 from scipy.sparse.linalg import aslinearoperator
 
 import ntphase
-from ntphase._memory import InsufficientMemoryError
-from ntphase._staging_linalg.preconditioners import (
-    HarmonicPreconditioner,
-    NystromPreconditioner,
-    PreconditionerWarning,
-)
+from ntphase._util.memory import InsufficientMemoryError
 from ntphase.data import sample_sphere
+from ntphase.learning.preconditioning import PreconditionerWarning, harmonic_level
+from ntphase.learning.preconditioning import harmonic_preconditioner as HarmonicPreconditioner
+from ntphase.linalg.preconditioners import NystromPreconditioner, WoodburyPreconditioner
 from ntphase.sphere import gamma_above, level
 
 
@@ -34,8 +32,25 @@ def test_harmonic_drops_zero_degrees_and_default_level():
     X = sample_sphere(400, 8, rng=1)
     P = HarmonicPreconditioner(X, "tanh")
     assert P.degrees == (1,) and P.rank == 8
-    # oracle: the level rule of ntphase.sphere.level, capped at 2
-    assert P.level == min(level(400, 8, "tanh"), 2)
+    # oracle: the cost-model level rule, within the level the samples fill
+    assert P.level == harmonic_level(400, 8, "tanh") <= min(level(400, 8, "tanh"), 2)
+
+
+def test_woodbury_against_numpy_inverse():
+    # oracle: numpy.linalg.inv of F D F^T + c I formed densely
+    rng = np.random.default_rng(7)
+    F = rng.standard_normal((40, 6))
+    D = rng.uniform(0.5, 3.0, 6)
+    P = WoodburyPreconditioner(F, D, 0.3, ridge=0.1)
+    dense = F @ np.diag(D) @ F.T + 0.3 * np.eye(40)
+    np.testing.assert_allclose(P @ np.eye(40), np.linalg.inv(dense), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(P.forward(np.eye(40)), dense, rtol=1e-13)
+    out = P.for_ridges(np.array([0.1, 1.0])).apply_columns(np.eye(40)[:, :2], np.array([0, 1]))
+    np.testing.assert_allclose(out[:, 1], np.linalg.solve(dense + 0.9 * np.eye(40), np.eye(40)[:, 1]), rtol=1e-10)
+    with pytest.raises(ValueError, match="column_eigenvalues must be finite and > 0"):
+        WoodburyPreconditioner(F, -D, 0.3)
+    with pytest.raises(TypeError, match="features must be"):
+        WoodburyPreconditioner(object(), D, 0.3, n=40)
 
 
 def test_harmonic_for_ridges_matches_inverses():
@@ -52,10 +67,10 @@ def test_harmonic_for_ridges_matches_inverses():
 
 def test_harmonic_memory_fallback_and_refusal(monkeypatch):
     X = sample_sphere(2000, 60, rng=3)  # level 2: r = 1 + 60 + 1829 = 1890 features
-    monkeypatch.setenv("NTPHASE_MEMORY_LIMIT", str(100 * 2**20))
-    with pytest.warns(PreconditionerWarning, match=r"r = 1890 .* using level 1"):
-        P = HarmonicPreconditioner(X, "relu")
-    assert P.level == 1 and P.rank == 61
+    monkeypatch.setenv("NTPHASE_MEMORY_LIMIT", str(60 * 2**20))  # 48 MiB budget < 16 r^2 = 57 MB
+    with pytest.warns(PreconditionerWarning, match=r"level 2 needs r = 1890 .* GiB"):
+        P = HarmonicPreconditioner(X, "relu", product_flops=1e15)  # products so dear the model wants level 2
+    assert P.level < 2 and P.rank == (61 if P.level == 1 else 1)
     with pytest.raises(InsufficientMemoryError, match="r = 1890"):
         HarmonicPreconditioner(X, "relu", level=2)
 
@@ -64,7 +79,7 @@ def test_harmonic_bad_input():
     X = sample_sphere(50, 4, rng=0)
     with pytest.raises(ValueError, match="ridge must be >= 0"):
         HarmonicPreconditioner(X, "relu", -1.0)
-    with pytest.raises(ValueError, match="level must be an integer <= 2"):
+    with pytest.raises(ValueError, match="level must be"):
         HarmonicPreconditioner(X, "relu", level=3)
     with pytest.raises(ValueError, match="sphere"):
         HarmonicPreconditioner(3 * X, "relu")

@@ -36,25 +36,31 @@ At ``n = 100,000``, ``d = 100`` the degree-2 block has 5,049 columns (4 GB), so
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 
-from ntphase._validation import check_int, check_matrix
+from ntphase import conventions
+from ntphase._util.validation import check_choice, check_int, check_matrix
+from ntphase.activations import get_activation
+from ntphase.conventions import LAYERS
+from ntphase.kernels._inputs import check_on_sphere
+from ntphase.sphere import sphere_spectrum
 
-__all__ = ["MAX_DEGREE", "HarmonicFeatures", "feature_count", "harmonic_features"]
+__all__ = [
+    "HARMONIC_MAX_DEGREE",
+    "HarmonicFeatures",
+    "HarmonicModel",
+    "feature_count",
+    "harmonic_features",
+    "harmonic_model",
+    "harmonic_rank",
+]
 
 #: Highest degree with closed-form features here.
-MAX_DEGREE = 2
-
-#: Relative tolerance on ``||x||^2 / d = 1`` (the kernels' sphere tolerance:
-#: float32 rounding of a sphere point moves ``||x||^2`` by about 1.2e-7).
-RADIUS_RTOL = 1e-6
-
-#: Budget of the row-block temporaries (bytes): large enough for full BLAS-3
-#: speed, small next to any matrix worth blocking.
-BLOCK_BYTES = 32 * 2**20
+HARMONIC_MAX_DEGREE = 2
 
 
 def _check_points(X: Any) -> np.ndarray:
@@ -62,22 +68,15 @@ def _check_points(X: Any) -> np.ndarray:
     d = X.shape[1]
     if d < 2:
         raise ValueError(f"X must have d >= 2 columns, got shape {X.shape}")
-    sq = np.einsum("ij,ij->i", X, X) / d
-    worst = float(np.max(np.abs(sq - 1.0)))
-    if worst > RADIUS_RTOL:
-        raise ValueError(
-            f"X must have rows on the sphere of radius sqrt(d) (||x||^2 = d = {d} within relative "
-            f"{RADIUS_RTOL:g}); the largest deviation of ||x||^2/d from 1 is {worst:.3g}. "
-            "Use ntphase.sample_sphere or rescale the rows to norm sqrt(d)"
-        )
+    check_on_sphere(X, "X")
     return X
 
 
 def _check_degree(degree: Any, name: str = "degree") -> int:
     degree = check_int(name, degree, minimum=0)
-    if degree > MAX_DEGREE:
+    if degree > HARMONIC_MAX_DEGREE:
         raise ValueError(
-            f"{name} must be <= {MAX_DEGREE} (closed-form harmonic features exist for degrees "
+            f"{name} must be <= {HARMONIC_MAX_DEGREE} (closed-form harmonic features exist for degrees "
             f"0, 1, 2), got {degree}"
         )
     return degree
@@ -153,7 +152,7 @@ def harmonic_features(X: Any, degree: int) -> np.ndarray:
     Parameters
     ----------
     X : array_like, shape (n, d)
-        Rows on the sphere of radius ``sqrt(d)`` (relative tolerance ``RADIUS_RTOL``).
+        Rows on the sphere of radius ``sqrt(d)`` (relative tolerance ``conventions.RADIUS_RTOL``).
     degree : {0, 1, 2}
 
     Returns
@@ -217,7 +216,7 @@ class HarmonicFeatures:
     -----
     Costs per block of ``m`` vectors: ``O(n d^2 m)`` for :meth:`matmat` and
     :meth:`rmatmat` with degree 2 (``O(n d m)`` without), temporaries of about
-    ``BLOCK_BYTES``. :meth:`gram` costs ``O(n r^2)`` flops and ``8 r^2`` bytes.
+    ``conventions.KERNEL_BLOCK_BYTES``. :meth:`gram` costs ``O(n r^2)`` flops and ``8 r^2`` bytes.
     """
 
     def __init__(self, X: Any, degrees: Any = (0, 1, 2)) -> None:
@@ -246,7 +245,7 @@ class HarmonicFeatures:
         }
 
     def _rows_budget(self, per_row: float) -> int:
-        return int(max(1, min(self.n, BLOCK_BYTES // max(per_row, 1.0))))
+        return int(max(1, min(self.n, conventions.KERNEL_BLOCK_BYTES // max(per_row, 1.0))))
 
     def rows(self, start: int, stop: int) -> np.ndarray:
         """Explicit rows ``F[start:stop]`` (``(stop - start) x r``)."""
@@ -317,7 +316,7 @@ class HarmonicFeatures:
         """``F^T F`` (``r x r``), accumulated over row blocks of explicit features.
 
         Cost ``n r^2`` flops (symmetric rank-k updates), memory ``8 r^2`` plus
-        one row block of about ``BLOCK_BYTES``.
+        one row block of about ``conventions.KERNEL_BLOCK_BYTES``.
         """
         r = self.rank
         G = np.zeros((r, r), order="F")
@@ -329,3 +328,89 @@ class HarmonicFeatures:
             G = scipy.linalg.blas.dsyrk(1.0, Fb.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
         upper = np.triu(G)
         return upper + np.triu(upper, 1).T
+
+
+@dataclass(frozen=True, eq=False)
+class HarmonicModel:
+    """The degree-``<= l`` part of an inner-product kernel on the sphere as explicit features.
+
+    ``K_{<=l} = F D F^T`` with ``F`` = :class:`HarmonicFeatures` of the kept degrees and
+    ``D`` = ``xi_{d,k}`` repeated ``B(d,k)`` times; ``K - K_{<=l}`` has diagonal
+    ``gamma = gamma_{>l}`` (docs/theory.md, section 3).
+
+    Attributes
+    ----------
+    features : HarmonicFeatures or None
+        ``None`` when no degree ``<= l`` is present.
+    column_eigenvalues : ndarray (r,)
+    gamma : float
+        ``gamma_{>l} = H(1) - sum_{k<=l} B(d,k) xi_{d,k}``.
+    level : int
+    degrees : tuple of int
+        Kept degrees (``xi_{d,k} > 0``).
+    rank : int
+        ``r = sum_k B(d,k)`` over the kept degrees.
+    """
+
+    features: HarmonicFeatures | None
+    column_eigenvalues: np.ndarray
+    gamma: float
+    level: int
+    degrees: tuple[int, ...]
+    rank: int
+
+
+def harmonic_rank(activation: Any, d: int, level: int, layers: str = "first") -> int:
+    """``r = sum_{k <= level, xi_{d,k} > 0} B(d,k)`` without touching data (``O(level)`` quadratures)."""
+    level = _check_degree(level, "level")
+    positive = sphere_spectrum(get_activation(activation), d, level, layers).positive()
+    return sum(feature_count(d, k) for k in range(level + 1) if positive[k])
+
+
+def harmonic_model(X: Any, activation: Any, level: int, layers: str = "first") -> HarmonicModel:
+    r"""The kernel's degree-``<= level`` part on the points ``X`` as implicit harmonic features.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Rows on the sphere of radius ``sqrt(d)``.
+    activation : str or Activation
+    level : int in {0, 1, 2}
+    layers : {"first", "second", "both"}
+
+    Returns
+    -------
+    HarmonicModel
+        ``F``, ``D``, ``gamma_{>l}`` with ``F D F^T = truncated_kernel(X, activation, level)``.
+
+    Notes
+    -----
+    Cost ``O(n d)`` (features are implicit) plus the spectrum (``level + 1``
+    coefficients, cached).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ntphase.data import sample_sphere
+    >>> from ntphase.kernels import truncated_kernel
+    >>> X = sample_sphere(40, 6, rng=0)
+    >>> m = harmonic_model(X, "relu", 2)
+    >>> F = m.features.todense()
+    >>> bool(np.allclose(F * m.column_eigenvalues @ F.T, truncated_kernel(X, "relu", 2)))
+    True
+    """
+    X = _check_points(X)
+    level = _check_degree(level, "level")
+    layers = check_choice("layers", layers, LAYERS)
+    d = X.shape[1]
+    spectrum = sphere_spectrum(get_activation(activation), d, level, layers)
+    degrees = tuple(int(k) for k in np.flatnonzero(spectrum.positive()[: level + 1]))
+    features = HarmonicFeatures(X, degrees) if degrees else None
+    D = (
+        np.concatenate([np.full(feature_count(d, k), spectrum.xi[k]) for k in degrees])
+        if degrees
+        else np.zeros(0)
+    )
+    return HarmonicModel(
+        features, D, float(spectrum.gamma_above(level)), level, degrees, 0 if features is None else features.rank
+    )

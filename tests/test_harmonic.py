@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from ntphase._staging_linalg import harmonics
-from ntphase._staging_linalg.harmonics import (
+from ntphase import conventions
+from ntphase.data import sample_sphere
+from ntphase.kernels.harmonic import (
     HarmonicFeatures,
     feature_count,
     harmonic_features,
 )
-from ntphase.data import sample_sphere
 from ntphase.sphere import gegenbauer, multiplicity
 
 
@@ -34,7 +34,7 @@ def test_feature_norm_is_multiplicity():
 @pytest.mark.parametrize("degrees", [(0, 1, 2), (0, 2), (1,), (2,)])
 def test_implicit_products_match_dense(degrees, monkeypatch):
     # oracle: explicit feature matrix F and numpy products; a tiny block budget forces many row blocks
-    monkeypatch.setattr(harmonics, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(conventions, "KERNEL_BLOCK_BYTES", 4096)
     d, n = 6, 53
     X = sample_sphere(n, d, rng=3)
     F = HarmonicFeatures(X, degrees)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
-from ntphase._validation import check_float, check_int
+from ntphase._util.validation import check_float, check_int
 
 __all__ = [
     "DEFAULT_MAXITER",
@@ -159,8 +159,8 @@ def block_cg(
         Right-hand sides.
     M : ndarray, LinearOperator or ColumnPreconditioner, optional
         Symmetric positive definite approximation of ``(A + lambda I)^{-1}``
-        (e.g. :class:`HarmonicPreconditioner`); default none. An object with
-        ``apply_columns(R, cols)`` (e.g. ``HarmonicPreconditioner.for_ridges``)
+        (e.g. :class:`~ntphase.linalg.preconditioners.WoodburyPreconditioner`); default none. An object with
+        ``apply_columns(R, cols)`` (e.g. ``WoodburyPreconditioner.for_ridges``)
         applies a different preconditioner to each column ``cols[j]``.
     ridge : float or array (m,), default 0
         ``lambda >= 0``, one for all columns or one per column.
@@ -344,7 +344,8 @@ def ridge_path_cg(
     * ``M=None``: **multi-shift CG** (one product with ``A`` per step for all
       shifts; below).
     * ``M`` a preconditioner with ``for_ridges(lambdas)``
-      (:class:`HarmonicPreconditioner`, :class:`NystromPreconditioner`):
+      (:class:`~ntphase.linalg.preconditioners.WoodburyPreconditioner`,
+      :class:`~ntphase.linalg.preconditioners.NystromPreconditioner`):
       **batched PCG**, every shift its own column of one :func:`block_cg` with
       its own ``P_{lambda_s}^{-1}``, so each step is one block product with
       ``S`` columns (one pass over a tiled kernel for all shifts) and the
@@ -413,7 +414,7 @@ def ridge_path_cg(
     if M is not None:
         if not hasattr(M, "for_ridges"):
             raise TypeError(
-                "M must offer for_ridges(lambdas) (HarmonicPreconditioner, NystromPreconditioner) or be None "
+                "M must offer for_ridges(lambdas) (WoodburyPreconditioner, NystromPreconditioner) or be None "
                 f"(multi-shift CG); got {type(M).__name__}"
             )
         B = np.repeat(b[:, None], lambdas.size, axis=1)

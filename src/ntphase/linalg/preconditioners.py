@@ -1,18 +1,17 @@
-"""Preconditioners for kernel ridge systems ``(K + lambda I) x = b``: harmonic (theory) and Nystrom.
+"""Preconditioners for kernel ridge systems ``(K + lambda I) x = b``: Woodbury and Nystrom.
 
 Both are symmetric positive definite ``LinearOperator`` objects that apply
-``P^{-1}`` (what :func:`~ntphase._staging_linalg.cg.block_cg` takes as ``M``)
-through the Woodbury identity
-``(U E U^T + c I)^{-1} = (1/c) (I - U (c E^{-1} + U^T U)^{-1} U^T)``.
+``P^{-1}`` (what :func:`ntphase.linalg.cg.block_cg` takes as ``M``) through the
+Woodbury identity ``(F D F^T + c I)^{-1} = (1/c) (I - F (c D^{-1} + F^T F)^{-1} F^T)``.
 
-* :class:`HarmonicPreconditioner`: the structure the theory predicts. On the
-  sphere an inner-product kernel is ``K = sum_{k<=l} xi_{d,k} Y_k Y_k^T +
-  K_{>l}`` and the high-degree rest is close to ``gamma_{>l} I`` when
-  ``n << B(d, l+1)`` (Montanari & Zhong 2022, arXiv:2007.12826; El Karoui 2010,
-  arXiv:1001.0492; Ghorbani, Mei, Misiakiewicz & Montanari 2021,
-  arXiv:1904.12191), so ``P = F D F^T + (gamma_{>l} + lambda) I`` with the
-  explicit harmonic features ``F`` (:mod:`.harmonics`).
-* :class:`NystromPreconditioner`: for data without that structure; ``m``
+* :class:`WoodburyPreconditioner`: ``P = F D F^T + c I`` for given features
+  ``F`` (``n x r``, a matrix or any object with ``matmat``/``rmatmat``/``gram``,
+  e.g. implicit features that are never formed), positive column weights ``D``
+  and ``c > 0``. The harmonic preconditioner of the infinite-width kernel on the
+  sphere (``F`` the spherical harmonics of degree ``<= l``, ``D`` the
+  ``xi_{d,k}``, ``c = gamma_{>l} + lambda``) is assembled from it by
+  :func:`ntphase.learning.preconditioning.harmonic_preconditioner`.
+* :class:`NystromPreconditioner`: for kernels without known structure; ``m``
   random centres give the Nystrom approximation
   ``K_hat = K_nm K_mm^+ K_mn`` (Williams & Seeger 2001; used as a
   preconditioner by Falkon, Rudi, Carratino & Rosasco 2017, arXiv:1705.10958)
@@ -25,7 +24,6 @@ through the Woodbury identity
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -33,27 +31,16 @@ import numpy as np
 import scipy.linalg
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
-from ntphase._memory import check_memory, fits
-from ntphase._validation import check_choice, check_float, check_int
-from ntphase.activations import get_activation
-from ntphase.data import as_generator
-from ntphase.sphere import level as sphere_level
-from ntphase.sphere import sphere_spectrum
-
-from .harmonics import (
-    BLOCK_BYTES,
-    MAX_DEGREE,
-    HarmonicFeatures,
-    _check_points,
-    feature_count,
-)
+from ntphase._util.memory import check_memory
+from ntphase._util.random import as_generator
+from ntphase._util.validation import check_choice, check_float, check_int
 
 __all__ = [
     "NYSTROM_RTOL",
     "ColumnPreconditioner",
-    "HarmonicPreconditioner",
     "NystromPreconditioner",
-    "PreconditionerWarning",
+    "WoodburyPreconditioner",
+    "woodbury_bytes",
 ]
 
 #: Eigenvalues of ``K_mm`` (and of the Nystrom approximation) below this times
@@ -61,169 +48,141 @@ __all__ = [
 #: of order ``m eps`` amplified by the squaring in ``L^T L``.
 NYSTROM_RTOL = 1e-10
 
-_LAYERS = ("first", "second", "both")
-_GIB = 1024.0**3
+
+def woodbury_bytes(n: int, r: int) -> float:
+    """Peak bytes of a :class:`WoodburyPreconditioner` with ``r`` implicit features: the ``r x r``
+    Gram and its Cholesky factor (``16 r^2``), plus ``O(n)`` (the features' own row blocks excluded)."""
+    return 16.0 * float(r) * r + 8.0 * n
 
 
-class PreconditionerWarning(RuntimeWarning):
-    """A preconditioner was built smaller than asked (memory) or is likely to be poor."""
+class _DenseFeatures:
+    """An explicit ``n x r`` matrix behind the feature protocol (``rank``, ``matmat``, ``rmatmat``, ``gram``)."""
+
+    def __init__(self, F: np.ndarray) -> None:
+        self.F = F
+        self.rank = F.shape[1]
+
+    def matmat(self, U: np.ndarray) -> np.ndarray:
+        return self.F @ U
+
+    def rmatmat(self, V: np.ndarray) -> np.ndarray:
+        return self.F.T @ V
+
+    def gram(self) -> np.ndarray:
+        return self.F.T @ self.F
 
 
-def _harmonic_bytes(n: int, r: int) -> float:
-    """Peak bytes of the harmonic preconditioner: the ``r x r`` Gram and its factor, one row block."""
-    return 16.0 * r * r + 8.0 * n + 2.0 * BLOCK_BYTES
-
-
-class HarmonicPreconditioner(LinearOperator):
-    r"""``P^{-1}`` for ``P = F D F^T + (gamma_{>l} + ridge) I``, the kernel's low-degree part plus its rest.
-
-    ``F = [Y_k, k <= l, xi_{d,k} > 0]`` (``n x r``) are the spherical-harmonic
-    features (``Y_k Y_k^T = B(d,k) P_k(X X^T/d)``), ``D`` the eigenvalues
-    ``xi_{d,k}`` per column (:func:`ntphase.sphere.sphere_spectrum`), so
-    ``F D F^T`` is the truncated kernel ``K_{<=l}`` and ``P = K_{<=l} + c I``
-    with ``c = gamma_{>l} + ridge`` (``gamma_{>l} = H(1) - sum_{k<=l} B(d,k)
-    xi_{d,k}``, the diagonal of ``K - K_{<=l}``). Applied by Woodbury:
+class WoodburyPreconditioner(LinearOperator):
+    r"""``P^{-1}`` for ``P = F D F^T + c I`` by the Woodbury identity.
 
         ``P^{-1} v = (v - F C^{-1} F^T v) / c``,  ``C = c D^{-1} + F^T F``,
 
-    with ``C`` Cholesky-factorized once. Degrees with ``xi_{d,k} = 0`` are
-    dropped (they add nothing to ``K_{<=l}``).
+    with ``C`` Cholesky-factorized once. Nothing here knows where ``F`` comes
+    from (kernels, spheres, activations): it is any ``n x r`` matrix given as an
+    array or as an object with ``rank``, ``matmat(U)`` (``F U``), ``rmatmat(V)``
+    (``F^T V``) and ``gram()`` (``F^T F``), e.g.
+    :class:`ntphase.kernels.harmonic.HarmonicFeatures`, which never forms ``F``.
 
     Parameters
     ----------
-    X : array_like, shape (n, d)
-        Rows on the sphere of radius ``sqrt(d)``.
-    activation : str or Activation
-    ridge : float >= 0, default 0
-        ``lambda`` of the system ``(K + lambda I) x = b``.
-    level : int in {0, 1, 2} or None
-        ``l``. None: ``min(ntphase.sphere.level(n, d, activation), 2)``, lowered
-        (with a :class:`PreconditionerWarning` naming ``r`` and the bytes) while
-        the ``r x r`` factor does not fit in memory. An explicit level that does
-        not fit raises :class:`ntphase._memory.InsufficientMemoryError`.
-    layers : {"first", "second", "both"}
-        Which kernel function's spectrum (as in :func:`ntphase.infinite_kernel`).
+    features : ndarray (n, r) or feature object, or None
+        ``F``; ``None`` (or ``r = 0``) gives ``P = c I``.
+    column_eigenvalues : array (r,)
+        ``D`` (the diagonal), every entry ``> 0``.
+    shift : float > 0
+        ``c``.
+    n : int, optional
+        Rows; required when ``features`` is None.
+    ridge : float, default 0
+        The part of ``shift`` that is the system's ridge ``lambda`` (``0 <= ridge <= shift``;
+        the rest, ``base = shift - ridge``, is the model's own, e.g. ``gamma_{>l}``):
+        :meth:`for_ridges` shifts ``base + lambda_j``.
 
     Attributes
     ----------
-    level : int
-    degrees : tuple of int
-        Degrees kept (``xi_{d,k} > 0``).
-    rank : int
-        ``r = sum_k B(d,k)`` over the kept degrees.
-    gamma : float
-        ``gamma_{>l}``.
-    shift : float
-        ``c = gamma_{>l} + ridge``.
-    column_eigenvalues : ndarray (r,)
-        ``D``.
-    features : HarmonicFeatures
+    features, column_eigenvalues, shift, ridge, base, rank
 
     Notes
     -----
-    Build: ``O(n r^2 + r^3)`` flops, ``16 r^2`` bytes (``r = 5,151`` at
-    ``d = 100``, ``l = 2``: 0.4 GB). Apply to ``m`` vectors: ``O(n d^2 m + r^2 m)``
-    (the features are never formed: :class:`HarmonicFeatures`).
+    Build: ``F^T F`` (``O(n r^2)`` or the feature object's cost) and one
+    Cholesky ``O(r^3 / 3)``; memory :func:`woodbury_bytes` (``16 r^2`` bytes).
+    Apply to ``m`` vectors: one ``F^T``, one ``F`` product and ``O(r^2 m)``.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from ntphase.data import sample_sphere
-    >>> X = sample_sphere(300, 10, rng=0)
-    >>> P = HarmonicPreconditioner(X, "relu", ridge=1e-3)
-    >>> P.level, P.rank
-    (2, 65)
-    >>> v = np.ones(300)
-    >>> bool(np.allclose(P.forward(P @ v), v))
+    >>> rng = np.random.default_rng(0)
+    >>> F = rng.standard_normal((30, 4)); D = np.array([4.0, 3.0, 2.0, 1.0])
+    >>> P = WoodburyPreconditioner(F, D, 0.5)
+    >>> bool(np.allclose(P @ np.eye(30), np.linalg.inv(F @ np.diag(D) @ F.T + 0.5 * np.eye(30))))
     True
     """
 
     def __init__(
-        self,
-        X: Any,
-        activation: Any,
-        ridge: float = 0.0,
-        level: int | None = None,
-        layers: str = "first",
+        self, features: Any, column_eigenvalues: Any, shift: float, n: int | None = None, ridge: float = 0.0
     ) -> None:
-        X = _check_points(X)
-        n, d = X.shape
-        act = get_activation(activation)
-        ridge = check_float("ridge", ridge, minimum=0.0)
-        layers = check_choice("layers", layers, _LAYERS)
-        if level is None:
-            level = min(sphere_level(n, d, act, layers), MAX_DEGREE)
-            while level > 0 and not fits(_harmonic_bytes(n, _rank(act, d, level, layers))):
-                r = _rank(act, d, level, layers)
-                warnings.warn(
-                    f"HarmonicPreconditioner: level {level} needs r = {r} features and about "
-                    f"{_harmonic_bytes(n, r) / _GIB:.2f} GiB for its r x r factor, more than the memory "
-                    f"allows; using level {level - 1}",
-                    PreconditionerWarning,
-                    stacklevel=2,
-                )
-                level -= 1
-        else:
-            level = check_int("level", level, minimum=0, maximum=MAX_DEGREE)
-        spectrum = sphere_spectrum(act, d, level, layers)
-        degrees = tuple(int(k) for k in np.flatnonzero(spectrum.positive()[: level + 1]))
-        gamma = spectrum.gamma_above(level)
-        shift = gamma + ridge
-        if not shift > 0.0:
-            raise ValueError(
-                f"ridge + gamma_(>l) must be > 0 for the preconditioner, got ridge = {ridge} and "
-                f"gamma_(>{level}) = {gamma:.3g} (the kernel has no mass above degree {level}); "
-                "use a positive ridge or a lower level"
-            )
-        r = sum(feature_count(d, k) for k in degrees)
-        check_memory(
-            _harmonic_bytes(n, r),
-            f"harmonic preconditioner with r = {r} features (level {level}, d = {d})",
-            "use a lower level or the NystromPreconditioner",
-        )
-        self.level = level
-        self.degrees = degrees
+        if isinstance(features, np.ndarray) or isinstance(features, list):
+            F = np.asarray(features, dtype=np.float64)
+            if F.ndim != 2:
+                raise ValueError(f"features must be an (n, r) matrix, got shape {F.shape}")
+            features = _DenseFeatures(F) if F.shape[1] else None
+            n = F.shape[0] if n is None else n
+        elif features is not None:
+            for attr in ("rank", "matmat", "rmatmat", "gram"):
+                if not hasattr(features, attr):
+                    raise TypeError(
+                        "features must be an (n, r) array or an object with rank, matmat, rmatmat and gram; "
+                        f"{type(features).__name__} has no {attr!r}"
+                    )
+            if n is None:
+                n = int(features.n)
+        if n is None:
+            raise TypeError("n is required when features is None")
+        n = check_int("n", n, minimum=1)
+        self.shift = check_float("shift", shift, minimum=0.0, allow_equal=False)
+        self.ridge = check_float("ridge", ridge, minimum=0.0)
+        if self.ridge > self.shift:
+            raise ValueError(f"ridge must be <= shift = {self.shift:g} (part of it), got {self.ridge}")
+        self.base = self.shift - self.ridge
+        D = np.asarray(column_eigenvalues, dtype=np.float64).reshape(-1)
+        r = 0 if features is None else int(features.rank)
+        if D.shape != (r,):
+            raise ValueError(f"column_eigenvalues must have one entry per feature column ({r}), got shape {D.shape}")
+        if not np.all(np.isfinite(D)) or np.any(D <= 0):
+            raise ValueError(f"column_eigenvalues must be finite and > 0, got min {D.min() if D.size else None}")
+        self.features = features if r else None
         self.rank = r
-        self.gamma = float(gamma)
-        self.ridge = ridge
-        self.shift = float(shift)
-        self.features = HarmonicFeatures(X, degrees) if degrees else None
-        self.column_eigenvalues = (
-            np.concatenate([np.full(feature_count(d, k), spectrum.xi[k]) for k in degrees])
-            if degrees
-            else np.zeros(0)
-        )
+        self.column_eigenvalues = D
         self.column_eigenvalues.setflags(write=False)
         self._gram: np.ndarray | None = None
         self._eig: tuple[np.ndarray, np.ndarray] | None = None
         if self.features is not None:
-            self._gram = self.features.gram()
+            check_memory(woodbury_bytes(n, r), f"Woodbury factor with r = {r} features",
+                         "use fewer features (a lower degree) or a Nystrom preconditioner")
+            self._gram = np.asarray(self.features.gram(), dtype=np.float64)
             C = self._gram.copy()
-            C[np.diag_indices(r)] += self.shift / self.column_eigenvalues
+            C[np.diag_indices(r)] += self.shift / D
             self._factor = scipy.linalg.cho_factor(C, lower=False, overwrite_a=True, check_finite=False)
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
 
     def for_ridges(self, ridges: Any) -> ColumnPreconditioner:
-        r"""Per-column preconditioners ``P_j^{-1}`` with ridges ``ridges[j]`` (for ridge paths).
+        r"""Per-column preconditioners with shifts ``c_j = base + ridges[j]`` (for ridge paths).
 
         One eigen-decomposition ``D^{1/2} F^T F D^{1/2} = V Theta V^T`` (``O(r^3)``,
-        cached) gives every ``C_j^{-1} = D^{1/2} V (Theta + c_j)^{-1} V^T D^{1/2}``,
-        ``c_j = gamma_{>l} + ridges[j]``; applying all columns costs
-        ``O(n d^2 S + r^2 S)``.
+        cached) gives every ``C_j^{-1} = D^{1/2} V (Theta + c_j)^{-1} V^T D^{1/2}``;
+        applying all columns costs one ``F^T`` and one ``F`` product and ``O(r^2 S)``.
+        ``base = shift - ridge`` is the model's own part of the shift (e.g. ``gamma_{>l}``).
         """
         ridges = np.asarray(ridges, dtype=np.float64).reshape(-1)
         if not np.all(np.isfinite(ridges)) or np.any(ridges < 0):
             raise ValueError(f"ridges must be finite and >= 0, got {ridges}")
-        shifts = self.gamma + ridges
+        shifts = self.base + ridges
         if np.any(shifts <= 0):
-            raise ValueError(f"ridge + gamma_(>l) must be > 0 for every column; gamma = {self.gamma:.3g}")
+            raise ValueError(f"base + ridge must be > 0 for every column; base = {self.base:.3g}")
+        n = self.shape[0]
         if self.features is None:
-            return ColumnPreconditioner(self.shape[0], lambda R, cols: R / shifts[cols])
-        if self._eig is None:
-            root = np.sqrt(self.column_eigenvalues)
-            theta, V = scipy.linalg.eigh(root[:, None] * self._gram * root[None, :], check_finite=False)
-            self._eig = (theta, root[:, None] * V)  # (Theta, D^{1/2} V)
-        theta, DV = self._eig
+            return ColumnPreconditioner(n, lambda R, cols: R / shifts[cols])
+        theta, DV = self.eigenbasis()
         features = self.features
 
         def apply(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -232,10 +191,20 @@ class HarmonicPreconditioner(LinearOperator):
             W /= theta[:, None] + c[None, :]
             return (R - features.matmat(DV @ W)) / c
 
-        return ColumnPreconditioner(self.shape[0], apply)
+        return ColumnPreconditioner(n, apply)
+
+    def eigenbasis(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(Theta, D^{1/2} V)`` with ``D^{1/2} F^T F D^{1/2} = V Theta V^T`` (cached, ``O(r^3)``)."""
+        if self._gram is None:
+            return np.zeros(0), np.zeros((0, 0))
+        if self._eig is None:
+            root = np.sqrt(self.column_eigenvalues)
+            theta, V = scipy.linalg.eigh(root[:, None] * self._gram * root[None, :], check_finite=False)
+            self._eig = (theta, root[:, None] * V)
+        return self._eig
 
     def solve_core(self, W: np.ndarray) -> np.ndarray:
-        """``C^{-1} W`` with ``C = c D^{-1} + F^T F`` (``r x m``): the primal polynomial-ridge system."""
+        """``C^{-1} W`` with ``C = c D^{-1} + F^T F`` (``r x m``): the primal ridge system on ``F``."""
         return scipy.linalg.cho_solve(self._factor, W, check_finite=False)
 
     def _matmat(self, V: np.ndarray) -> np.ndarray:
@@ -248,11 +217,11 @@ class HarmonicPreconditioner(LinearOperator):
     def _matvec(self, v: np.ndarray) -> np.ndarray:
         return self._matmat(np.asarray(v, dtype=np.float64).reshape(-1, 1))[:, 0]
 
-    def _adjoint(self) -> HarmonicPreconditioner:
+    def _adjoint(self) -> WoodburyPreconditioner:
         return self
 
     def forward(self, V: Any) -> np.ndarray:
-        """``P V = F D F^T V + c V`` (the model of ``K + ridge I``), shape of ``V``."""
+        """``P V = F D F^T V + c V`` (the model itself), shape of ``V``."""
         V = np.asarray(V, dtype=np.float64)
         if self.features is None:
             return self.shift * V
@@ -265,7 +234,7 @@ class ColumnPreconditioner:
     """A preconditioner that differs per right-hand side (one ridge per column).
 
     ``apply_columns(R, cols)`` returns ``P_{cols[j]}^{-1} R[:, j]`` for every
-    ``j``; :func:`~ntphase._staging_linalg.cg.block_cg` calls it with the
+    ``j``; :func:`ntphase.linalg.cg.block_cg` calls it with the
     indices of its active columns.
     """
 
@@ -275,11 +244,6 @@ class ColumnPreconditioner:
 
     def apply_columns(self, R: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return self._apply(np.asarray(R, dtype=np.float64), np.asarray(cols))
-
-
-def _rank(act: Any, d: int, level: int, layers: str) -> int:
-    positive = sphere_spectrum(act, d, level, layers).positive()
-    return sum(feature_count(d, k) for k in range(level + 1) if positive[k])
 
 
 def _columns_from(kernel: Any, n: int | None) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
