@@ -6,7 +6,7 @@ import pytest
 import ntphase
 from ntphase import conventions
 from ntphase.data import sample_sphere
-from ntphase.learning.paths import polynomial_primal_fit
+from ntphase.learning.paths import polynomial_primal_fit, polynomial_ridge_path
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -28,8 +28,8 @@ def test_path_matches_dense_path():
     X, Xt = sample_sphere(250, 6, rng=3), sample_sphere(30, 6, rng=4)
     y = np.random.default_rng(5).standard_normal(250)
     lam = [0.0, 1e-3, 1e-1]
-    dense = ntphase.polynomial_ridge_path(X, y, "relu", lam, level=2, X_test=Xt, solver="dense")
-    primal = ntphase.polynomial_ridge_path(X, y, "relu", lam, level=2, X_test=Xt, solver="primal")
+    dense = polynomial_ridge_path(X, y, "relu", lam, level=2, X_test=Xt, solver="dense")
+    primal = polynomial_ridge_path(X, y, "relu", lam, level=2, X_test=Xt, solver="primal")
     assert primal.space == "primal"
     np.testing.assert_allclose(primal.predictions_test, dense.predictions_test, rtol=1e-8, atol=1e-10)
     for field in ("train_error", "norm", "dof", "gcv"):

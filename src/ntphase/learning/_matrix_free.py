@@ -8,8 +8,9 @@
 * cg: the preconditioner's build plus ``HARMONIC_ITERATIONS_FILLED``
   (harmonic) or ``NYSTROM_ITERATIONS`` (Nystrom) products with the operator;
 
-the cheaper wins; dense is refused when it does not fit (then ``"cg"`` whatever
-the flops). The choice is recorded in the estimators' ``solver_``.
+the cheaper wins; below ``AUTO_DENSE_MIN_N`` samples dense always wins when it
+fits (Python overhead per CG step dominates there), and dense is refused when it
+does not fit (then ``"cg"`` whatever the flops). The choice is recorded in the estimators' ``solver_``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ PRECONDITIONERS = ("auto", "harmonic", "nystrom", "none")
 
 #: PCG iterations assumed with the Nystrom preconditioner (measured 23-28 at n = 5,000).
 NYSTROM_ITERATIONS = 30
+#: Up to this many samples ``"auto"`` solves densely whenever that fits.
+AUTO_DENSE_MIN_N = 2000
 #: Default number of Nystrom centres.
 NYSTROM_CENTRES = 1000
 
@@ -61,6 +64,8 @@ def choose_solver(n: int, d: int, activation: Any, layers: str = "first", *, wid
     """``"dense"`` or ``"cg"`` by the memory guard and the module's cost model."""
     if not fits(dense_bytes(n)):
         return "cg"
+    if n <= AUTO_DENSE_MIN_N:
+        return "dense"
     if width is None:
         formation = 0.5 * n * n * (d + KERNEL_ENTRY_FLOPS)
         product = infinite_product_flops(n, d)
