@@ -28,17 +28,19 @@ SUBPACKAGES = {
     "ntphase._util": set(),
     "ntphase.activations": {"ACTIVATIONS", "Activation", "ClosedForm", "get_activation"},
     "ntphase.kernels": {
-        "InfiniteKernelOperator", "NTKernelOperator", "cross_product", "infinite_kernel", "kernel_memory",
-        "nt_features", "nt_kernel", "truncated_kernel", "width_path",
+        "HarmonicFeatures", "InfiniteKernelOperator", "NTKernelOperator", "cross_product",
+        "harmonic_features", "infinite_kernel", "kernel_memory", "nt_features", "nt_kernel", "truncated_kernel",
+        "width_path",
     },
     "ntphase.linalg": {
-        "LambdaMinResult", "RidgePath", "RidgeSolution", "choose_method", "eigenvalues", "lambda_min",
-        "min_norm_interpolator", "primal_ridge_path", "ridge_path", "ridge_path_auto", "solve_ridge",
-        "spike_groups", "top_eigenvalues",
+        "CGInfo", "ConvergenceWarning", "LambdaMinResult", "NystromPreconditioner", "RidgePath",
+        "RidgeSolution", "WoodburyPreconditioner", "block_cg", "choose_method", "eigenvalues", "lambda_min",
+        "min_norm_interpolator", "primal_ridge_path", "ridge_path", "ridge_path_auto", "ridge_path_cg",
+        "solve_ridge", "spike_groups", "top_eigenvalues",
     },
     "ntphase.learning": {
-        "KernelRidgeNT", "NTRidge", "PolynomialRidge", "kernel_ridge_path", "nt_ridge_path",
-        "polynomial_ridge_path", "split_test_error", "test_error",
+        "KernelRidgeNT", "NTRidge", "PolynomialRidge", "harmonic_preconditioner", "kernel_ridge_path",
+        "nt_ridge_path", "nystrom_preconditioner", "polynomial_ridge_path", "split_test_error", "test_error",
     },
     "ntphase.theory": {
         "KMAX_CAP", "KMAX_DIM_FACTOR", "KernelSpectralLaw", "NTKernelSpectralLaw", "filling_degrees",
