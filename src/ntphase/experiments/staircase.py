@@ -111,7 +111,8 @@ class Config(ExperimentConfig):
         PRR is also fitted at the two levels ``l - 1, l`` whenever
         ``S_l / level_window <= n <= S_l level_window``, ``S_l = sum_{k<=l} B(d,k)``.
     solver : {"auto", "dense", "cg"}
-        Passed to the estimators that accept it (recorded per row).
+        Passed to the estimators (``"cg"`` is ``"primal"`` for PRR); what ran is recorded per row
+        (``solver_used``, ``n_iter``, ``residual``).
     theory_points : int
         Points of the fine ``n`` grid of the theory rows (per ``d``).
     """
@@ -226,19 +227,22 @@ def tasks(config: Config) -> list[dict]:
 
 
 def _configure(estimator: Any, solver: str) -> Any:
-    """Pass ``solver`` to estimators that take it (the matrix-free API); others solve densely."""
-    if "solver" in estimator.get_params():
-        estimator.set_params(solver=solver)
-    return estimator
+    """Pass ``solver`` to the estimator (``"cg"``, matrix-free, is ``"primal"`` for :class:`PolynomialRidge`:
+    its features have finite dimension ``S_l``)."""
+    if isinstance(estimator, PolynomialRidge) and solver == "cg":
+        solver = "primal"
+    return estimator.set_params(solver=solver)
 
 
 def _solver_info(estimator: Any) -> dict:
-    """``solver_used`` (the fitted ``solver_``, default ``"dense"``) and ``n_iter`` (``n_iter_``; NaN for
-    direct solves) of a fitted estimator."""
+    """``solver_used`` (the fitted ``solver_``), ``n_iter`` (``n_iter_``) and ``residual`` (``residual_``;
+    NaN for direct solves) of a fitted estimator."""
     solver = getattr(estimator, "solver_", None)
     n_iter = getattr(estimator, "n_iter_", None)
+    residual = getattr(estimator, "residual_", None)
     return {"solver_used": "dense" if solver is None else str(solver),
-            "n_iter": float("nan") if n_iter is None else float(n_iter)}
+            "n_iter": float("nan") if n_iter is None else float(n_iter),
+            "residual": float("nan") if residual is None else float(residual)}
 
 
 def _distance(a: np.ndarray, b: np.ndarray, norm: float) -> tuple[float, float]:
