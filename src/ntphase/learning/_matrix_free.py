@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from ntphase import conventions
 from ntphase._util.memory import fits
@@ -123,8 +124,6 @@ def progress_bar(enabled: bool, what: str, rtol: float) -> Iterator[Callable[[in
     if not enabled:
         yield None
         return
-    from rich.progress import Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415 - only when verbose
-
     with Progress(
         TextColumn("[bold]{task.description}"),
         TextColumn("iteration {task.completed:.0f}"),

@@ -26,7 +26,7 @@ from ntphase.kernels import (
     nt_kernel,
     truncated_kernel,
 )
-from ntphase.kernels.harmonic import HARMONIC_MAX_DEGREE, HarmonicFeatures, harmonic_model
+from ntphase.kernels.harmonic import HARMONIC_MAX_DEGREE, HarmonicFeatures, harmonic_model, harmonic_rank
 from ntphase.learning import _matrix_free as mf
 from ntphase.linalg.cg import DEFAULT_RTOL
 from ntphase.linalg.preconditioners import WoodburyPreconditioner
@@ -351,7 +351,7 @@ def polynomial_ridge_path(
     ``solver="dense"``: the dual ``n x n`` kernel, cost ``O(n^2 (d + l) + n^3)``.
     ``solver="primal"`` (levels ``<= 2``): the explicit harmonic features
     (:func:`polynomial_primal_fit`), ``O(n r^2 + r^3)``, ``space == "primal"`` with
-    ``coef`` the weights ``D^{1/2} ...`` of ``Phi = F D^{1/2}``: ``Phi a = F w``. ``"auto"``:
+    ``coef`` the weights ``a`` on ``Phi = F D^{1/2}`` (``Phi a = F w``, ``w = D^{1/2} a``). ``"auto"``:
     primal when the level is ``<= 2`` and ``r < n`` (or the dense kernel does not fit).
     """
     X, y, X_test = _check_xy(X, y, X_test)
@@ -374,8 +374,6 @@ def _polynomial_route(n: int, d: int, activation: Any, level: int, layers: str) 
     """``"primal"`` when the level has explicit features and ``r < n`` or the dense kernel does not fit."""
     if level > HARMONIC_MAX_DEGREE:
         return "dense"
-    from ntphase.kernels.harmonic import harmonic_rank  # noqa: PLC0415
-
     r = harmonic_rank(activation, d, level, layers)
     if r < n or not fits(mf.dense_bytes(n)):
         return "primal"
