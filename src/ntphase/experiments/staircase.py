@@ -441,7 +441,7 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
             ax.set_xscale("log")
             ax.set_yscale("log")
             plots.finish(ax, r"$n$", r"test error $\|f^*-\hat f\|^2$",
-                         f"{label}, d={d}, " + r"$\lambda$" + f"={lam:g}", loc="lower left", fontsize=6)
+                         f"{label}, d={d}, " + r"$\lambda$" + f"={lam:g}", loc="upper right", fontsize=6)
         ax = axes[r, ncols - 1]
         for c, lam in enumerate(config.ridges):
             sel = {"activation": name, "d": d, "ridge": lam}
@@ -459,7 +459,7 @@ def plot(table: pd.DataFrame, config: Config, outdir: str | Path, theory: pd.Dat
         ax.set_xscale("log")
         ax.set_yscale("log")
         plots.finish(ax, r"$n$", r"distance $/\ \|f^*\|$ (L2 of the sphere)", f"{label}, d={d}: predictors",
-                     loc="lower left", fontsize=6)
+                     loc="best", fontsize=6)
     tgt = ", ".join(f"$c_{k}^2$={c * c:.3g}" for k, c in config.target.items())
     plots.caption(fig, f"target energies {tgt}, noise {config.noise:g}; markers: simulation (mean $\\pm$ s.e. "
                        f"over {config.repeats} seeds; open: PRR at each fitted level); lines: theory; dotted "
@@ -471,5 +471,5 @@ def _guides(ax: Any, sums: dict[int, int], ns: Sequence[int]) -> None:
     for l, s in sums.items():
         if min(ns) / 1.5 <= s <= max(ns) * 1.5:
             ax.axvline(s, color="0.6", lw=0.8, ls=":")
-            ax.text(s, 0.97, fr"$S_{l}$", transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=7,
+            ax.text(s, 0.03, fr"$S_{l}$", transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=7,
                     bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
