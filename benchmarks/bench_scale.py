@@ -102,7 +102,12 @@ def section_krr(args: argparse.Namespace, table: Table) -> None:
                   f"{info.iterations[0]} it / {info.products} prod", f"{t_build:.1f} + {t_solve:.1f}",
                   f"{diff:.2e}", f"dense/PCG time {(t_kernel + t_dense) / (t_build + t_solve):.2f}x (kernel incl.)")
         its = {}
-        for name, M in (("plain CG", None), ("harmonic PCG", P)):
+        cases = [("plain CG", None), (f"harmonic PCG (level {P.level})", P)]
+        if P.level < 2:
+            start = time.process_time()
+            P2 = harmonic_preconditioner(X, "relu", lam, level=2)
+            cases.append((f"harmonic PCG (level 2, r={P2.rank}, build {time.process_time() - start:.1f} s)", P2))
+        for name, M in cases:
             start = time.process_time()
             _, inf2 = block_cg(K, y, M, ridge=lam, rtol=1e-8, maxiter=3000)
             its[name] = inf2.iterations[0]
@@ -115,8 +120,9 @@ def section_krr(args: argparse.Namespace, table: Table) -> None:
         _, inf3 = block_cg(K, y, Pn, ridge=lam, rtol=1e-8, maxiter=3000)
         table.add(f"lambda={lam:g}", "Nystrom PCG m=2000 on formed K", f"{inf3.iterations[0]} it",
                   f"{t_nb:.1f} + {time.process_time() - start:.1f}", f"{inf3.residuals[0]:.1e}",
-                  f"harmonic {its['plain CG'] / max(its['harmonic PCG'], 1):.1f}x fewer than plain, "
-                  f"{inf3.iterations[0] / max(its['harmonic PCG'], 1):.1f}x fewer than Nystrom")
+                  f"best harmonic {its['plain CG'] / max(min(v for k, v in its.items() if 'harmonic' in k), 1):.1f}x "
+                  f"fewer than plain, {inf3.iterations[0] / max(min(v for k, v in its.items() if 'harmonic' in k), 1):.1f}x "
+                  "fewer than Nystrom")
 
 
 def section_krr_large(args: argparse.Namespace, table: Table) -> None:

@@ -13,13 +13,15 @@
 
 Level rule of the harmonic preconditioner (``level=None``)
 ----------------------------------------------------------
-Candidates are ``l = 0 .. min(sphere.level(n, d), 2)``. Each costs
-``build(l) = n r^2 + r^3/3 + n r`` flops (``F^T F`` by row blocks, Cholesky of
-``r x r``, ``r = sum_{k<=l} B(d,k)``) plus ``iterations(l)`` products, assumed
-``HARMONIC_ITERATIONS_FILLED`` when ``l`` is the level the samples fill (the rest
-is then close to ``gamma_{>l} I``) and ``HARMONIC_ITERATIONS_UNFILLED`` otherwise
+Candidates are ``l = 0 .. top``, ``top`` the highest level ``<= 2`` with
+``r <= HARMONIC_RANK_FACTOR n`` features. Each costs ``build(l) = n r^2 + r^3/3 +
+n r`` flops (``F^T F`` by row blocks, Cholesky of ``r x r``, ``r = sum_{k<=l}
+B(d,k)``) plus ``iterations(l)`` products: ``HARMONIC_ITERATIONS_FILLED`` when no
+present degree between ``l`` and ``top`` is left out (the rest is then close to
+``gamma_{>l} I``), otherwise ``sqrt``-of-condition-number many (the largest left-out
+spike ``n xi_k`` over ``gamma_{>top}``, at least ``HARMONIC_ITERATIONS_UNFILLED``)
 (measured, relu, d = 100, n = 5,000: level 2 (r = 5,150) 4 iterations, level 1
-(r = 101) 26; n = 2,000, d = 30: 7 against 82 unpreconditioned). The cheapest
+(r = 101) 26, none 77; n = 2,000, d = 30: 7 against 82 unpreconditioned). The cheapest
 candidate whose ``16 r^2`` bytes (plus one row block) fit in memory wins; a cheaper one that does not
 fit is skipped with a :class:`PreconditionerWarning` naming ``r`` and the memory.
 """
@@ -44,11 +46,13 @@ from ntphase.linalg.preconditioners import (
     WoodburyPreconditioner,
     woodbury_bytes,
 )
-from ntphase.sphere import level as sphere_level
+from ntphase.sphere import sphere_spectrum
 
 __all__ = [
+    "HARMONIC_ITERATIONS_COEF",
     "HARMONIC_ITERATIONS_FILLED",
     "HARMONIC_ITERATIONS_UNFILLED",
+    "HARMONIC_RANK_FACTOR",
     "KERNEL_ENTRY_FLOPS",
     "PreconditionerWarning",
     "harmonic_level",
@@ -61,6 +65,13 @@ __all__ = [
 HARMONIC_ITERATIONS_FILLED = 8
 #: PCG iterations assumed for a lower level (the next degree's spike is left in ``K - P``).
 HARMONIC_ITERATIONS_UNFILLED = 30
+#: Unfilled levels: ``max(HARMONIC_ITERATIONS_UNFILLED, HARMONIC_ITERATIONS_COEF sqrt(1 + n xi_k /
+#: gamma_{>top}))`` with ``xi_k`` the largest spike the model leaves out (CG needs about
+#: ``sqrt(kappa)`` steps; calibrated on unpreconditioned CG, 77-84 iterations at n = 5,000-10,000, d = 100).
+HARMONIC_ITERATIONS_COEF = 6.5
+#: Candidate levels have at most this many features per sample (``r <= 2 n``; Woodbury works for any
+#: ``r``, and ``r`` slightly above ``n`` still pays: level 2 at n = 5,000, d = 100 has r = 5,150).
+HARMONIC_RANK_FACTOR = 2.0
 #: One kernel-function entry of a tile in GEMM-flop equivalents (1-2 ns per entry
 #: with the certified fast function against ~30-50 Gflop/s of one core's GEMM).
 KERNEL_ENTRY_FLOPS = 25.0
@@ -114,18 +125,26 @@ def harmonic_level(
 
     Returns
     -------
-    int in ``0 .. min(sphere.level(n, d), 2)``
+    int in ``0 .. 2``
     """
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
     act = get_activation(activation)
     product = infinite_product_flops(n, d) if product_flops is None else float(product_flops)
-    top = min(sphere_level(n, d, act, layers=layers), HARMONIC_MAX_DEGREE)
+    spectrum = sphere_spectrum(act, d, HARMONIC_MAX_DEGREE, layers)
+    present = spectrum.positive()
+    ranks = [harmonic_rank(act, d, lvl, layers) for lvl in range(HARMONIC_MAX_DEGREE + 1)]
+    top = max(lvl for lvl in range(HARMONIC_MAX_DEGREE + 1) if lvl == 0 or ranks[lvl] <= HARMONIC_RANK_FACTOR * n)
+    gamma_top = spectrum.gamma_above(top)
     costs = []
     for lvl in range(top + 1):
-        r = harmonic_rank(act, d, lvl, layers)
-        iters = HARMONIC_ITERATIONS_FILLED if lvl == top else HARMONIC_ITERATIONS_UNFILLED
-        costs.append((_build_flops(n, r) + iters * product, lvl, r))
+        rest = [k for k in range(lvl + 1, top + 1) if present[k]]
+        if rest:
+            spike = n * max(float(spectrum.xi[k]) for k in rest) / gamma_top
+            iters = max(HARMONIC_ITERATIONS_UNFILLED, HARMONIC_ITERATIONS_COEF * np.sqrt(1.0 + spike))
+        else:
+            iters = HARMONIC_ITERATIONS_FILLED
+        costs.append((_build_flops(n, ranks[lvl]) + iters * product, lvl, ranks[lvl]))
     for rank, (_, lvl, r) in enumerate(sorted(costs)):
         if fits(_harmonic_bytes(n, r)):
             return lvl
