@@ -24,7 +24,8 @@ HELP = (
     "Reproduce the paper's phenomena: run every experiment, then write OUT/report.html.\n\n"
     "Experiments: (1) phase_transition: lambda_min(K_N) against Nd/n; (2) spectrum: spikes and bulk of "
     "K_N and K; (3) double_descent: NT ridge test error against the width; (4) generalization: NT / KRR / "
-    "PRR test error against n; (5) lazy_training: gradient descent on the real network; (6) digits: "
+    "PRR test error against n; (5) staircase: the same at large d, where the theorem lives, with the distances "
+    "between the predictors; (6) lazy_training: gradient descent on the real network; (7) digits: "
     "scikit-learn's handwritten digits beside the isotropic theory (threshold and test error).\n\n"
     "Each experiment writes OUT/<experiment>/ (results.parquet, theory.parquet, config.yaml, run.yaml, "
     "figures/*.png|pdf). Resumable: rerunning skips finished tasks."
@@ -44,7 +45,7 @@ def reproduce(
     only: list[str] | None = typer.Option(
         None, "--only",
         help="Run only this experiment (repeatable): phase_transition, spectrum, double_descent, "
-             "generalization, lazy_training, digits.",
+             "generalization, staircase, lazy_training, digits.",
     ),
     device: str = typer.Option("cpu", "--device", help=DEVICE_HELP),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),

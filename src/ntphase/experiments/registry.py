@@ -13,6 +13,7 @@ REGISTRY: dict[str, str] = {
     "spectrum": "ntphase.experiments.kernel_spectra",
     "double_descent": "ntphase.experiments.double_descent",
     "generalization": "ntphase.experiments.generalization",
+    "staircase": "ntphase.experiments.staircase",
     "lazy_training": "ntphase.experiments.lazy_training",
     "digits": "ntphase.experiments.digits",
 }
