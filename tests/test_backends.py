@@ -28,7 +28,7 @@ from ntphase.kernels import (
     nt_kernel_product,
     use_device,
 )
-from ntphase.linalg import eigenvalues, lambda_min, solve_ridge
+from ntphase.linalg import ConvergenceWarning, block_cg, eigenvalues, lambda_min, ridge_path, solve_ridge
 from ntphase.linalg.array_api import conjugate_gradient
 
 RTOL = 1e-12
@@ -171,6 +171,105 @@ def test_conjugate_gradient_equals_dense_solve(backend, data):
         x, its, res = conjugate_gradient(matvec, _put(backend, data["y"]), tol=1e-13)
     assert res <= 1e-13 and 0 < its <= K.shape[0]
     _assert_float64_close(x, np.linalg.solve(K + ridge * np.eye(K.shape[0]), data["y"]), rtol=1e-11)
+
+
+def _cg_bound(A: np.ndarray, rtol: float) -> float:
+    # ||x - x*|| / ||x*|| <= cond(A) ||r|| / ||b|| (perturbation bound), with a 10x margin
+    return 10.0 * rtol * float(np.linalg.cond(A))
+
+
+def test_block_cg_on_the_namespace_equals_dense_solve(backend, data):
+    # oracle: dense LAPACK solves of (K + lambda_j I) x_j = b_j, to the CG tolerance times cond
+    K = infinite_kernel(data["X"], "relu")
+    B = data["V"][:, :2]
+    ridges = np.array([0.05, 0.2])
+    n = K.shape[0]
+    want = np.stack([np.linalg.solve(K + r * np.eye(n), B[:, j]) for j, r in enumerate(ridges)], axis=1)
+    Bb = _put(backend, B)
+    X, info = block_cg(_put(backend, K), Bb, ridge=ridges, rtol=1e-12)
+    assert type(X) is type(Bb) and info.converged and np.all(info.residuals <= 1e-12)
+    _assert_float64_close(X, want, rtol=_cg_bound(K + 0.05 * np.eye(n), 1e-12))
+    # the NumPy twin takes as many steps to within one (same recursion, different rounding)
+    _, info_np = block_cg(K, B, ridge=ridges, rtol=1e-12)
+    assert np.all(np.abs(info.iterations - info_np.iterations) <= 1)
+
+
+def test_block_cg_on_the_namespace_takes_a_callable_and_a_preconditioner(backend, data):
+    # oracle: the dense solve of (K + 0.1 I) x = y; A a callable on device arrays, M a Jacobi matrix
+    K = infinite_kernel(data["X"], "relu")
+    n = K.shape[0]
+    Kb, xp = _put(backend, K), backend.xp
+    Mb = _put(backend, np.diag(1.0 / (np.diag(K) + 0.1)))
+    x, info = block_cg(lambda V: xp.matmul(Kb, V), _put(backend, data["y"]), Mb, ridge=0.1, rtol=1e-12)
+    assert tuple(x.shape) == (n,) and info.converged
+    A = K + 0.1 * np.eye(n)
+    _assert_float64_close(x, np.linalg.solve(A, data["y"]), rtol=_cg_bound(A, 1e-12))
+
+
+def test_block_cg_on_the_namespace_warns_when_capped(backend, data):
+    # the cap can fail the solve: 2 steps on a 90 x 90 system leave a residual far above 1e-12
+    K = infinite_kernel(data["X"], "relu")
+    with pytest.warns(ConvergenceWarning, match="did not reach rtol"):
+        _, info = block_cg(_put(backend, K), _put(backend, data["y"]), ridge=0.01, rtol=1e-12, maxiter=2)
+    assert not info.converged and info.residuals[0] > 1e-6
+    # the reported residual is the true one: oracle ||b - (K + lambda I) x|| / ||b|| on the host
+    with pytest.warns(ConvergenceWarning):
+        x, info = block_cg(_put(backend, K), _put(backend, data["y"]), ridge=0.01, rtol=1e-12, maxiter=2)
+    r = data["y"] - (K + 0.01 * np.eye(K.shape[0])) @ _host(x)
+    assert abs(info.residuals[0] - np.linalg.norm(r) / np.linalg.norm(data["y"])) <= 1e-12
+
+
+def test_ridge_path_on_the_namespace_equals_numpy(backend, data):
+    # oracle: the NumPy ridge_path (scipy.linalg.eigh) on the same matrix; K_test predictions too
+    K = infinite_kernel(data["X"], "relu")
+    K_test = infinite_kernel(data["Xt"], "relu", X2=data["X"])
+    lambdas = [0.0, 1e-3, 0.1, 1.0]
+    want = ridge_path(K, data["y"], lambdas, K_test)
+    got = ridge_path(_put(backend, K), _put(backend, data["y"]), lambdas, K_test)
+    for field in ("coef", "train_error", "norm", "dof", "gcv", "predictions_test"):
+        _assert_float64_close(getattr(got, field), getattr(want, field), rtol=1e-11)
+    np.testing.assert_array_equal(got.rank, want.rank)
+
+
+@pytest.fixture(scope="module")
+def sphere_data():
+    from ntphase.data import sample_sphere
+
+    return sample_sphere(50, 6, rng=0), np.random.default_rng(1).standard_normal(50)
+
+
+@pytest.mark.parametrize("which", ["krr", "nt"])
+def test_matrix_free_estimators_run_on_the_use_device_target(sphere_data, which):
+    # oracle: dense solves (K + lambda I)^{-1} y on the host, to the CG tolerance times cond
+    pytest.importorskip("jax", reason="jax is not installed")
+    from ntphase.learning import KernelRidgeNT, NTRidge
+
+    X, y = sphere_data
+    lam = 0.05
+    with use_device("jax:cpu"):
+        if which == "krr":
+            model = KernelRidgeNT("relu", ridge=lam, solver="cg", rtol=1e-12).fit(X, y)
+        else:
+            model = NTRidge("tanh", width=20, ridge=lam, solver="cg", rtol=1e-12, random_state=0).fit(X, y)
+    K = infinite_kernel(X, "relu") if which == "krr" else nt_kernel(X, model.weights_, "tanh")
+    A = K + lam * np.eye(X.shape[0])
+    assert model.solver_ == "cg+harmonic" and isinstance(model.dual_coef_, np.ndarray)
+    _assert_float64_close(model.dual_coef_, np.linalg.solve(A, y), rtol=_cg_bound(A, 1e-12))
+
+
+def test_matrix_free_path_runs_on_the_use_device_target(sphere_data):
+    # oracle: dense solves on the host; without preconditioner the device path is one batched block CG
+    pytest.importorskip("jax", reason="jax is not installed")
+    from ntphase.learning import kernel_ridge_path
+
+    X, y = sphere_data
+    K = infinite_kernel(X, "relu")
+    lambdas = [0.05, 0.5]
+    with use_device("jax:cpu"):
+        path = kernel_ridge_path(X, y, "relu", lambdas, solver="cg", rtol=1e-12, preconditioner="none")
+    for coef, lam in zip(path.coef, lambdas):
+        A = K + lam * np.eye(X.shape[0])
+        _assert_float64_close(coef, np.linalg.solve(A, y), rtol=_cg_bound(A, 1e-12))
 
 
 def test_jax_float64_needs_the_x64_context():

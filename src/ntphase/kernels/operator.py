@@ -6,7 +6,8 @@ section 2; Montanari & Zhong 2022, section 2) to vectors without forming the
 beyond the inputs (plus the ``n x N`` derivative matrix when it is cheap to
 keep, see ``store``). Eigensolvers (:mod:`ntphase.linalg.eigen`) run on it.
 NumPy/SciPy only (float64): the CPU fast path behind the spectra;
-:func:`ntphase.kernels.nt_kernel` is the array-API-generic kernel.
+:func:`ntphase.kernels.nt_kernel` is the array-API-generic kernel and
+:func:`ntphase.kernels.nt_kernel_product` the array-API-generic product.
 
 Memory policy (documented constants)
 ------------------------------------
@@ -61,6 +62,12 @@ class NTKernelOperator(LinearOperator):
     * ``layers="both"``: the sum.
 
     The operator is symmetric positive semi-definite, float64, shape ``(n, n)``.
+
+    NumPy only: PyTorch, CuPy or JAX inputs are copied to the host. Device
+    arrays use :func:`ntphase.kernels.nt_kernel_product` (the same product with
+    the inputs' namespace on their device), which
+    :func:`ntphase.linalg.block_cg` takes as a callable; the estimators' cg
+    route does this inside :func:`ntphase.kernels.use_device`.
 
     Parameters
     ----------

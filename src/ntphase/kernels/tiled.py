@@ -13,9 +13,9 @@ For the symmetric kernel (``X2 = X``) only the lower triangle is computed: tile
 off-diagonal entry is evaluated once and ``K`` is exactly symmetric; the
 diagonal is ``kernel_function(1)`` exactly.
 
-Backend seam: the GEMM (:func:`_gram`) and the elementwise step
-(``kernel_tile``) are the only two array operations per tile; a GPU port
-replaces these two and keeps the loop.
+NumPy only (the fast kernel function is numba). On a device the same tiled
+product is :func:`ntphase.kernels.infinite_kernel_product` (the inputs'
+namespace, the kernel function in ``xp`` operations).
 
 Public names: :class:`InfiniteKernelOperator`, :func:`cross_product`,
 :func:`dense_infinite_kernel`, :func:`default_tile_rows`, :data:`TILE_BYTES`.
@@ -111,6 +111,12 @@ class InfiniteKernelOperator(LinearOperator):
     right-hand sides. Values agree with :func:`ntphase.infinite_kernel` to
     ``1e-12 * H(1)`` per entry, except that near-duplicate ReLU pairs are more
     accurate (gaps from the points).
+
+    NumPy only: PyTorch, CuPy or JAX inputs are copied to the host. Device
+    arrays use :func:`ntphase.kernels.infinite_kernel_product` (row tiles on
+    the inputs' device), which :func:`ntphase.linalg.block_cg` takes as a
+    callable; the estimators' cg route does this inside
+    :func:`ntphase.kernels.use_device`.
 
     Parameters
     ----------

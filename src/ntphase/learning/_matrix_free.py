@@ -11,6 +11,17 @@
 the cheaper wins; below ``AUTO_DENSE_MIN_N`` samples dense always wins when it
 fits (Python overhead per CG step dominates there), and dense is refused when it
 does not fit (then ``"cg"`` whatever the flops). The choice is recorded in the estimators' ``solver_``.
+
+Devices: inside :func:`ntphase.kernels.use_device` the cg route runs on the
+device. The SciPy operators (:class:`~ntphase.kernels.NTKernelOperator`,
+:class:`~ntphase.kernels.InfiniteKernelOperator`) are NumPy only; there the
+products are :func:`~ntphase.kernels.nt_kernel_product` /
+:func:`~ntphase.kernels.infinite_kernel_product` on the device arrays,
+:func:`~ntphase.linalg.block_cg` runs its device branch, the preconditioner
+(harmonic or Nystrom, built on the host) is applied on the host with the
+residuals going there and back each step, and the coefficients come back as
+NumPy. A path without preconditioner runs as one batched block CG on the device
+(multi-shift CG is host-only).
 """
 
 from __future__ import annotations
@@ -23,10 +34,12 @@ import numpy as np
 from rich.progress import Progress, TextColumn, TimeElapsedColumn
 
 from ntphase import conventions
+from ntphase._util.arrays import to_numpy
+from ntphase._util.backend import current_backend, float64_math
 from ntphase._util.memory import fits
 from ntphase._util.validation import check_choice
 from ntphase.activations import get_activation
-from ntphase.kernels import InfiniteKernelOperator, NTKernelOperator
+from ntphase.kernels import InfiniteKernelOperator, NTKernelOperator, infinite_kernel_product, nt_kernel_product
 from ntphase.kernels.harmonic import harmonic_rank
 from ntphase.learning.preconditioning import (
     HARMONIC_ITERATIONS_FILLED,
@@ -145,6 +158,34 @@ def operator(X: np.ndarray, activation: Any, layers: str, W: np.ndarray | None) 
     return NTKernelOperator(X, W, activation, layers=layers)
 
 
+def device_operator(X: np.ndarray, activation: Any, layers: str, W: np.ndarray | None) -> Any:
+    """``(backend, V -> K V)`` on the :func:`~ntphase.kernels.use_device` target, or ``None`` outside one.
+
+    The product is :func:`~ntphase.kernels.infinite_kernel_product` (``W is
+    None``) or :func:`~ntphase.kernels.nt_kernel_product` on ``X`` (and ``W``)
+    moved once to the device.
+    """
+    backend = current_backend()
+    if backend is None:
+        return None
+    act = get_activation(activation)
+    Xd = backend.asarray(np.asarray(X, dtype=np.float64))
+    if W is None:
+        return backend, lambda V: infinite_kernel_product(Xd, act, V, layers=layers)
+    Wd = backend.asarray(np.asarray(W, dtype=np.float64))
+    return backend, lambda V: nt_kernel_product(Xd, Wd, act, V, layers=layers)
+
+
+def _block_cg_on_device(
+    device: Any, B: np.ndarray, M: Any, ridge: Any, **options: Any
+) -> tuple[np.ndarray, CGInfo]:
+    """:func:`block_cg` of the device product ``device = (backend, apply)``; NumPy result."""
+    backend, apply = device
+    with float64_math(backend.xp):
+        X, info = block_cg(apply, backend.asarray(np.asarray(B, dtype=np.float64)), M, ridge=ridge, **options)
+        return np.asarray(to_numpy(X), dtype=np.float64), info
+
+
 def product_cost(X: np.ndarray, W: np.ndarray | None, nvec: int = 1) -> float:
     n, d = X.shape
     if W is None:
@@ -171,8 +212,12 @@ def solve_cg(
     name = resolve_preconditioner(preconditioner, sphere)
     M = build_preconditioner(name, X, activation, ridge, layers, W=W,
                              product_flops=product_cost(X, W), rng=rng)
-    op = operator(X, activation, layers, W)
-    alpha, info = block_cg(op, y, M, ridge=ridge, rtol=rtol, maxiter=maxiter, progress=progress)
+    device = device_operator(X, activation, layers, W)
+    if device is not None:
+        alpha, info = _block_cg_on_device(device, y, M, ridge, rtol=rtol, maxiter=maxiter, progress=progress)
+    else:
+        op = operator(X, activation, layers, W)
+        alpha, info = block_cg(op, y, M, ridge=ridge, rtol=rtol, maxiter=maxiter, progress=progress)
     return alpha, info, "cg" if name == "none" else f"cg+{name}"
 
 
@@ -194,16 +239,26 @@ def path_cg(
     or batched PCG (one block product per step for all shifts). Returns ``(n, L)`` coefficients."""
     sphere = on_sphere(X)
     name = resolve_preconditioner(preconditioner, sphere)
-    op = operator(X, activation, layers, W)
+    device = device_operator(X, activation, layers, W)
+    B = np.repeat(y[:, None], lambdas.size, axis=1)
     if name == "none":
+        if device is not None:  # multi-shift CG is host-only: one batched block CG on the device
+            alpha, info = _block_cg_on_device(device, B, None, lambdas, rtol=rtol, maxiter=maxiter,
+                                              progress=progress)
+            return alpha, info, "cg"
+        op = operator(X, activation, layers, W)
         alpha, info = ridge_path_cg(op, y, lambdas, rtol=rtol, maxiter=maxiter, progress=progress)
         return alpha, info, "multishift-cg"
     base = float(np.min(lambdas))
     M = build_preconditioner(name, X, activation, base, layers, W=W,
                              product_flops=product_cost(X, W, lambdas.size), rng=rng)
     columns = M.for_ridges(lambdas)
-    B = np.repeat(y[:, None], lambdas.size, axis=1)
-    alpha, info = block_cg(op, B, columns, ridge=lambdas, rtol=rtol, maxiter=maxiter, progress=progress)
+    if device is not None:
+        alpha, info = _block_cg_on_device(device, B, columns, lambdas, rtol=rtol, maxiter=maxiter,
+                                          progress=progress)
+    else:
+        op = operator(X, activation, layers, W)
+        alpha, info = block_cg(op, B, columns, ridge=lambdas, rtol=rtol, maxiter=maxiter, progress=progress)
     return alpha, info, f"cg+{name}"
 
 

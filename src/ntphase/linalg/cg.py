@@ -32,7 +32,10 @@ from typing import Any
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
+from ntphase._util.arrays import from_numpy, namespace, to_numpy
+from ntphase._util.backend import float64_math, offload
 from ntphase._util.validation import check_float, check_int
+from ntphase.linalg.array_api import block_pcg, is_device_array
 
 __all__ = [
     "DEFAULT_MAXITER",
@@ -152,9 +155,10 @@ def block_cg(
 
     Parameters
     ----------
-    A : ndarray, sparse matrix or LinearOperator, shape (n, n)
+    A : ndarray, sparse matrix, LinearOperator or callable, shape (n, n)
         Symmetric positive semi-definite (e.g. a kernel ``K``); ``A + lambda_j I``
         must be positive definite (``lambda = 0`` needs an invertible ``A``).
+        A callable computes ``V -> A V`` for ``(n, k)`` arrays of ``B``'s library.
     B : array, shape (n,) or (n, m)
         Right-hand sides.
     M : ndarray, LinearOperator or ColumnPreconditioner, optional
@@ -200,7 +204,27 @@ def block_cg(
     >>> X, info = block_cg(A, np.ones(3), ridge=1.0)
     >>> bool(np.allclose(X, [1/2, 1/3, 1/4])), info.converged
     (True, True)
+
+    Device arrays: when ``B`` (or a matrix ``A``) is a PyTorch, CuPy or JAX
+    array, the same PCG runs on its namespace and device
+    (:func:`ntphase.linalg.array_api.block_pcg`, float64 under
+    :func:`~ntphase._util.backend.float64_math`); ``A`` is then a matrix of that
+    namespace or a callable ``V -> A V`` on ``(n, k)`` device arrays, ``M`` a
+    device matrix, a callable ``R -> M R``, or an object with
+    ``apply_columns(R, cols)`` taking device arrays; ``X`` comes back on the
+    device, ``info`` as above. Inside :func:`ntphase.kernels.use_device` a NumPy
+    matrix ``A`` with a NumPy ``B`` is solved on the device and ``X`` returned as NumPy.
     """
+    if isinstance(A, np.ndarray) and not is_device_array(B) and not is_device_array(x0):
+        moved = offload(A, B, x0)
+        if moved is not None:
+            _, (Ad, Bd, x0d) = moved
+            Xd, info = block_cg(Ad, Bd, M, ridge=ridge, rtol=rtol, maxiter=maxiter, x0=x0d, progress=progress)
+            return to_numpy(Xd), info
+    if is_device_array(B) or is_device_array(A):
+        return _block_cg_device(A, B, M, ridge, rtol, maxiter, x0, progress)
+    if _is_product(A):
+        A = _callable_operator(A, np.shape(B)[0] if np.ndim(B) else 0)
     op = _as_operator("A", A)
     n = op.shape[0]
     B, vector = _check_rhs(B, n)
@@ -305,6 +329,124 @@ def block_cg(
     )
     _warn_unconverged("block_cg", info, broke, maxiter)
     return (X[:, 0] if vector else X), info
+
+
+def _is_product(A: Any) -> bool:
+    """A plain callable ``V -> A V`` (not an array, sparse matrix or LinearOperator)."""
+    return callable(A) and not isinstance(A, LinearOperator) and not hasattr(A, "shape")
+
+
+def _callable_operator(apply: Callable[[Any], Any], n: int) -> LinearOperator:
+    """The ``n x n`` LinearOperator of a callable ``V -> A V`` on ``(n, k)`` NumPy arrays."""
+    return LinearOperator(
+        (n, n),
+        matvec=lambda v: np.asarray(apply(np.reshape(v, (n, 1))), dtype=np.float64).reshape(n),
+        matmat=lambda V: np.asarray(apply(V), dtype=np.float64),
+        dtype=np.float64,
+    )
+
+
+def _block_cg_device(
+    A: Any, B: Any, M: Any, ridge: Any, rtol: float, maxiter: int | None, x0: Any,
+    progress: Callable[[int, float], None] | None,
+) -> tuple[Any, CGInfo]:
+    """:func:`block_cg` on the namespace of the device arrays among ``A``, ``B``, ``x0``."""
+    like = A if is_device_array(A) else B
+    xp = namespace(like)
+    with float64_math(xp):
+        if is_device_array(A):
+            if A.ndim != 2 or A.shape[0] != A.shape[1]:
+                raise ValueError(f"A must be square, got shape {tuple(A.shape)}")
+            Ad = xp.astype(A, xp.float64)
+
+            def apply(V: Any) -> Any:
+                return xp.matmul(Ad, V)
+
+            n = int(A.shape[0])
+        elif callable(getattr(A, "matmat", None)) or callable(A):
+            apply = A.matmat if callable(getattr(A, "matmat", None)) else A
+            n = int(B.shape[0])
+            shape = getattr(A, "shape", None)
+            if shape is not None and tuple(shape) != (n, n):
+                raise ValueError(f"A must be square and match B ({n} rows), got shape {tuple(shape)}")
+        else:
+            raise TypeError(
+                f"A must be a matrix of B's array library or a callable V -> A V on device arrays, "
+                f"got {type(A).__name__}"
+            )
+        Bd = B if is_device_array(B) else from_numpy(np.asarray(B, dtype=np.float64), xp, like)
+        namespace(Bd, like, names=("B", "A"))
+        Bd = xp.astype(Bd, xp.float64)
+        vector = Bd.ndim == 1
+        if vector:
+            Bd = Bd[:, None]
+        if Bd.ndim != 2 or Bd.shape[0] != n:
+            raise ValueError(f"B must have shape ({n},) or ({n}, m) to match A, got {tuple(B.shape)}")
+        if not bool(xp.all(xp.isfinite(Bd))):
+            raise ValueError("B must contain only finite values (found NaN or inf)")
+        m = int(Bd.shape[1])
+        ridges = _check_ridges(ridge, m)
+        rtol = check_float("rtol", rtol, minimum=0.0, allow_equal=False)
+        maxiter = DEFAULT_MAXITER if maxiter is None else check_int("maxiter", maxiter, minimum=1)
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be a callable (iteration, residual) or None, got {progress!r}")
+        X0 = None
+        if x0 is not None:
+            X0 = x0 if is_device_array(x0) else from_numpy(np.asarray(x0, dtype=np.float64), xp, like)
+            X0 = xp.reshape(xp.astype(X0, xp.float64), (n, -1))
+            if tuple(X0.shape) != (n, m):
+                raise ValueError(f"x0 must have the shape of B {(n, m)}, got {tuple(x0.shape)}")
+        precondition = _device_preconditioner(xp, M, n)
+        X, iterations, relres, products, broke = block_pcg(
+            apply, Bd, ridges, rtol=rtol, maxiter=maxiter, precondition=precondition, X0=X0, progress=progress
+        )
+    column_converged = relres <= rtol
+    info = CGInfo(iterations, relres, products, bool(np.all(column_converged)), column_converged, rtol)
+    _warn_unconverged("block_cg", info, broke, maxiter)
+    return (X[:, 0] if vector else X), info
+
+
+def _device_preconditioner(xp: Any, M: Any, n: int) -> Callable[[Any, np.ndarray], Any] | None:
+    """``(R, cols) -> M R`` for device residuals ``R``.
+
+    A device matrix or a callable ``R -> M R`` is applied on the device; a NumPy
+    matrix is moved there once; a host preconditioner (a SciPy ``LinearOperator``,
+    or an object with ``apply_columns(R, cols)`` such as
+    :class:`~ntphase.linalg.preconditioners.WoodburyPreconditioner`) is applied on
+    the host, ``R`` going there and back each step (``16 n k`` bytes).
+    """
+    if M is None:
+        return None
+
+    def host(f: Callable[[np.ndarray, np.ndarray], Any]) -> Callable[[Any, np.ndarray], Any]:
+        def apply(R: Any, cols: np.ndarray) -> Any:
+            Rh = np.asarray(to_numpy(R), dtype=np.float64)
+            return from_numpy(np.asarray(f(Rh, cols), dtype=np.float64).reshape(Rh.shape), xp, R)
+
+        return apply
+
+    if hasattr(M, "apply_columns"):
+        return host(M.apply_columns)
+    if isinstance(M, LinearOperator):
+        return host(lambda Rh, cols: M.matmat(Rh))
+    if isinstance(M, np.ndarray) or is_device_array(M):
+        if tuple(M.shape) != (n, n):
+            raise ValueError(f"M must have the shape of A {(n, n)}, got {tuple(M.shape)}")
+        Md = M if is_device_array(M) else None
+
+        def matrix(R: Any, cols: np.ndarray) -> Any:
+            nonlocal Md
+            if Md is None:
+                Md = from_numpy(np.asarray(M, dtype=np.float64), xp, R)
+            return xp.matmul(xp.astype(Md, xp.float64), R)
+
+        return matrix
+    if callable(M):
+        return lambda R, cols: M(R)
+    raise TypeError(
+        f"M must be None, a matrix, a LinearOperator, a callable R -> M R or have apply_columns; "
+        f"got {type(M).__name__}"
+    )
 
 
 def _warn_unconverged(who: str, info: CGInfo, broke: np.ndarray, maxiter: int) -> None:

@@ -44,16 +44,17 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import array_api_compat
 import numpy as np
 import scipy.linalg
 from scipy.linalg import LinAlgWarning
 
-from ntphase._util.arrays import to_numpy
-from ntphase._util.backend import offload
+from ntphase._util.arrays import from_numpy, to_numpy
+from ntphase._util.backend import float64_math, offload
 from ntphase._util.memory import check_memory
 from ntphase._util.validation import check_float, check_matrix, check_vector
 from ntphase.conventions import SYMMETRY_RTOL
-from ntphase.linalg.array_api import is_device_array, solve_ridge_xp
+from ntphase.linalg.array_api import eigh_xp, is_device_array, solve_ridge_xp
 
 __all__ = [
     "RidgePath",
@@ -375,7 +376,12 @@ def ridge_path(
     Returns
     -------
     RidgePath
-        ``space == "dual"``, ``coef`` of shape ``(L, n)``.
+        ``space == "dual"``, ``coef`` of shape ``(L, n)``; NumPy arrays whatever
+        the input. A PyTorch, CuPy or JAX ``K`` (or a NumPy ``K`` inside
+        :func:`ntphase.kernels.use_device`) is diagonalized on its device
+        (``xp.linalg.eigh`` at float64, :func:`ntphase.linalg.array_api.eigh_xp`),
+        ``U^T y`` and ``w U^T`` are computed there; the path arithmetic in the
+        eigenbasis (``O(L n)``) runs on the host.
 
     Notes
     -----
@@ -393,6 +399,11 @@ def ridge_path(
     >>> float(path.train_error[0]) < 1e-30
     True
     """
+    moved = offload(K)
+    if moved is not None:  # inside use_device(...): the eigendecomposition on the device
+        K = moved[1][0]
+    if is_device_array(K):
+        return _ridge_path_device(K, y, lambdas, K_test, rcond)
     K = check_kernel("K", K)
     n = K.shape[0]
     y, lam, K_test, rcond, n_test = _check_path_inputs(
@@ -405,6 +416,33 @@ def ridge_path(
     )
     e, U = scipy.linalg.eigh(K, overwrite_a=True, check_finite=False)
     z = U.T @ y
+    return _eigen_path(e, z, lambda w: w @ U.T, lam, K_test, rcond)
+
+
+def _ridge_path_device(K: Any, y: Any, lambdas: Any, K_test: Any, rcond: float | None) -> RidgePath:
+    """:func:`ridge_path` with ``xp.linalg.eigh`` on ``K``'s device; the path arithmetic on the host."""
+    e_d, U = eigh_xp(K)
+    xp = array_api_compat.array_namespace(U)
+    n = int(U.shape[0])
+    y, lam, K_test, rcond, _ = _check_path_inputs(
+        to_numpy(y) if is_device_array(y) else y, lambdas, "K_test", K_test, rcond, n=n, ncols=n, rcond_size=n
+    )
+    with float64_math(xp):
+        z = np.asarray(to_numpy(xp.matmul(from_numpy(y, xp, U), U)), dtype=np.float64)  # U^T y
+        e = np.asarray(to_numpy(e_d), dtype=np.float64)
+
+        def coef(w: np.ndarray) -> np.ndarray:
+            W = from_numpy(np.ascontiguousarray(w), xp, U)
+            return np.asarray(to_numpy(xp.matmul(W, xp.permute_dims(U, (1, 0)))), dtype=np.float64)
+
+        return _eigen_path(e, z, coef, lam, K_test, rcond)
+
+
+def _eigen_path(
+    e: np.ndarray, z: np.ndarray, coef: Any, lam: np.ndarray, K_test: np.ndarray | None, rcond: float
+) -> RidgePath:
+    """The dual :class:`RidgePath` from ``K = U diag(e) U^T``, ``z = U^T y``; ``coef(w) = w U^T``."""
+    n = e.size
     scale = float(np.max(np.abs(e))) if n else 0.0
     cutoff = rcond * scale
     if e[0] < -cutoff:
@@ -412,14 +450,14 @@ def ridge_path(
             f"K is not positive semidefinite: smallest eigenvalue {e[0]:.3e} < -{cutoff:.3e} "
             "(rcond * max|e|); a kernel matrix should be PSD. Solving (K + lambda I) alpha = y anyway",
             LinAlgWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     # Eigenvalues within rounding noise of 0 are 0: keeps norm and dof exact on a
     # singular K (e.g. K = Phi Phi^T with p < n) at small lambda > 0.
     e_raw = e
     e = np.where(np.abs(e) <= cutoff, 0.0, e)
     out = spectral_path(e, z, lam, cutoff, n, 0.0, 0, "K", e_raw)
-    return _path_result(lam, out["w"] @ U.T, out, K_test, "dual")
+    return _path_result(lam, coef(out["w"]), out, K_test, "dual")
 
 
 def _thin_svd(Phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
