@@ -35,8 +35,8 @@ HELP = (
 def reproduce(
     quick: bool = typer.Option(
         True, "--quick/--full",
-        help="--quick (default): small sizes, every phenomenon visible; measured on 2 shared cores: 3 minutes "
-             "with --workers 1, 6-13 minutes with the default Dask cluster (README). "
+        help="--quick (default): small sizes, every phenomenon visible; measured on an idle 2-core machine: "
+             "1 min 50 s with the default Dask cluster; much longer when the cores are shared (README). "
              "--full: paper-scale sizes (hours; use --workers or --scheduler).",
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Output directory (one subdirectory per experiment)."),
