@@ -133,6 +133,20 @@ def prr_risk(activation: Any, d: int, n: Any, ridge: Any, energies: Mapping, noi
     return _broadcast_loop(one, n_arr, ridge_arr)
 
 
+def _random_features_quantity(spectral: Any, activation: Any, d: int, n: Any, N: Any, ridge: Any,
+                              energies: Mapping, noise: float, kmax: int | None, layers: str):
+    """``spectral(n, p, ridge, B, xi, tail, per_degree, above, noise)`` with ``p = N d`` features,
+    broadcast over ``n``, ``N`` and ``ridge`` (the NT ridge risk and norm equivalents)."""
+    d, layers, n_arr, ridge_arr, noise, parts = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
+    N_arr = _as_int_array("N", N, minimum=1)
+
+    def one(nn: float, NN: float, lam: float) -> float:  # noqa: N803
+        B, xi, tail, per_degree, above = parts(nn)
+        return spectral(nn, nt_feature_count(int(NN), d, layers), lam, B, xi, tail, per_degree, above, noise)
+
+    return _broadcast_loop(one, n_arr, N_arr, ridge_arr)
+
+
 def nt_ridge_risk(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies: Mapping, noise: float = 0.0,
                   kmax: int | None = None, layers: str = "first"):
     """Random-features deterministic equivalent of NT ridge at width ``N`` (docs/theory.md, section 6).
@@ -151,14 +165,7 @@ def nt_ridge_risk(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies:
     >>> bool(np.isinf(r[1]) and r[2] < r[0])  # peak at N d = n = 1000
     True
     """
-    d, layers, n_arr, ridge_arr, noise, parts = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
-    N_arr = _as_int_array("N", N, minimum=1)
-
-    def one(nn: float, NN: float, lam: float) -> float:  # noqa: N803
-        B, xi, tail, per_degree, above = parts(nn)
-        return rf_risk_spectral(nn, nt_feature_count(int(NN), d, layers), lam, B, xi, tail, per_degree, above, noise)
-
-    return _broadcast_loop(one, n_arr, N_arr, ridge_arr)
+    return _random_features_quantity(rf_risk_spectral, activation, d, n, N, ridge, energies, noise, kmax, layers)
 
 
 def nt_ridge_norm(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies: Mapping, noise: float = 0.0,
@@ -180,11 +187,4 @@ def nt_ridge_norm(activation: Any, d: int, n: Any, N: Any, ridge: Any, energies:
     >>> bool(np.isinf(r[1]) and r[0] < r[2])  # Nd/n = 0.5, 1 (peak), 2
     True
     """
-    d, layers, n_arr, ridge_arr, noise, parts = _risk_setup(activation, d, n, ridge, energies, noise, kmax, layers)
-    N_arr = _as_int_array("N", N, minimum=1)
-
-    def one(nn: float, NN: float, lam: float) -> float:  # noqa: N803
-        B, xi, tail, per_degree, above = parts(nn)
-        return rf_norm_spectral(nn, nt_feature_count(int(NN), d, layers), lam, B, xi, tail, per_degree, above, noise)
-
-    return _broadcast_loop(one, n_arr, N_arr, ridge_arr)
+    return _random_features_quantity(rf_norm_spectral, activation, d, n, N, ridge, energies, noise, kmax, layers)
