@@ -318,16 +318,7 @@ def block_cg(
     if idx.size:  # stopped by maxiter: report true residuals
         true_R = B[:, idx] - apply(idx, X[:, idx])
         relres[idx] = _norms(true_R) / safe[idx]
-    column_converged = relres <= rtol
-    info = CGInfo(
-        iterations,
-        relres,
-        products,
-        bool(np.all(column_converged)),
-        column_converged,
-        rtol,
-    )
-    _warn_unconverged("block_cg", info, broke, maxiter)
+    info = _finish("block_cg", iterations, relres, products, rtol, broke, maxiter)
     return (X[:, 0] if vector else X), info
 
 
@@ -400,9 +391,7 @@ def _block_cg_device(
         X, iterations, relres, products, broke = block_pcg(
             apply, Bd, ridges, rtol=rtol, maxiter=maxiter, precondition=precondition, X0=X0, progress=progress
         )
-    column_converged = relres <= rtol
-    info = CGInfo(iterations, relres, products, bool(np.all(column_converged)), column_converged, rtol)
-    _warn_unconverged("block_cg", info, broke, maxiter)
+    info = _finish("block_cg", iterations, relres, products, rtol, broke, maxiter)
     return (X[:, 0] if vector else X), info
 
 
@@ -447,6 +436,15 @@ def _device_preconditioner(xp: Any, M: Any, n: int) -> Callable[[Any, np.ndarray
         f"M must be None, a matrix, a LinearOperator, a callable R -> M R or have apply_columns; "
         f"got {type(M).__name__}"
     )
+
+
+def _finish(who: str, iterations: np.ndarray, relres: np.ndarray, products: int, rtol: float,
+            broke: np.ndarray, maxiter: int) -> CGInfo:
+    """The run's :class:`CGInfo` from the final relative residuals; warns on unconverged columns."""
+    column_converged = relres <= rtol
+    info = CGInfo(iterations, relres, products, bool(np.all(column_converged)), column_converged, rtol)
+    _warn_unconverged(who, info, broke, maxiter)
+    return info
 
 
 def _warn_unconverged(who: str, info: CGInfo, broke: np.ndarray, maxiter: int) -> None:
@@ -640,14 +638,5 @@ def ridge_path_cg(
         products += polish.products
         iterations[miss] += polish.iterations
         relres[miss] = polish.residuals
-    column_converged = relres <= rtol
-    info = CGInfo(
-        iterations,
-        relres,
-        products,
-        bool(np.all(column_converged)),
-        column_converged,
-        rtol,
-    )
-    _warn_unconverged("ridge_path_cg", info, broke, maxiter)
+    info = _finish("ridge_path_cg", iterations, relres, products, rtol, broke, maxiter)
     return X, info
