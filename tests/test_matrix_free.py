@@ -114,6 +114,12 @@ def test_paths_cg_match_dense(data, preconditioner):
     nt_dense = nt_ridge_path(X, y, W, "relu", lam, Xt, solver="dense")
     nt_cg = nt_ridge_path(X, y, W, "relu", lam, Xt, solver="cg", preconditioner=preconditioner)
     np.testing.assert_allclose(nt_cg.predictions_test, nt_dense.predictions_test, rtol=1e-6, atol=1e-7)
+    # what solved each path is recorded: the direct paths say so, the CG ones give per-ridge counts
+    assert dense.solver == nt_dense.solver == "direct" and dense.n_iter is None and dense.residual is None
+    expected = "multishift-cg" if preconditioner == "none" else "cg+harmonic"
+    for path in (cg, nt_cg):
+        assert path.solver == expected and path.n_iter.shape == path.residual.shape == (len(lam),)
+        assert (path.n_iter >= 1).all() and (path.residual <= 1e-8).all()
 
 
 def test_bad_settings(data):

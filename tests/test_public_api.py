@@ -40,7 +40,7 @@ SUBPACKAGES = {
         "solve_ridge", "spike_groups", "top_eigenvalues",
     },
     "ntphase.learning": {
-        "KernelRidgeNT", "NTRidge", "PolynomialRidge", "harmonic_preconditioner", "kernel_ridge_path",
+        "KernelRidgeNT", "NTRidge", "PolynomialRidge", "choose_solver", "harmonic_preconditioner", "kernel_ridge_path",
         "nt_ridge_path", "nystrom_preconditioner", "polynomial_ridge_path", "split_test_error", "test_error",
     },
     "ntphase.theory": {

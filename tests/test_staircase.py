@@ -147,17 +147,20 @@ def test_theory_rows_finite_and_staircase_non_increasing():
     assert (prr[prr["n"] == 120]["level"] == 2).all()
 
 
-def test_matrix_free_solvers_reproduce_the_dense_rows_and_are_recorded():
-    # oracle: the dense (Cholesky) fits on the same sample; CG to rtol 1e-8 and the primal polynomial
-    # ridge must give the same test errors and distances to 1e-5 relative
-    dense = pd.DataFrame(sc.run_task({**_params(120), "solver": "dense"}, seed=5))
-    cg = pd.DataFrame(sc.run_task({**_params(120), "solver": "cg"}, seed=5))
+@pytest.mark.parametrize("ridges", [(0.0,), (0.0, 0.1)], ids=["one-ridge", "ridges-batched"])
+def test_matrix_free_solvers_reproduce_the_dense_rows_and_are_recorded(ridges):
+    # oracle: the dense (Cholesky) fits on the same sample, one per ridge; CG to rtol 1e-8 (with two
+    # ridges KRR and NT run as one block PCG per model, NT on the weights NTRidge draws) and the primal
+    # polynomial ridge must give the same test errors and distances to 1e-5 relative
+    dense = pd.DataFrame(sc.run_task({**_params(120, ridges=ridges), "solver": "dense"}, seed=5))
+    cg = pd.DataFrame(sc.run_task({**_params(120, ridges=ridges), "solver": "cg"}, seed=5))
     keys = ["quantity", "model", "level", "ridge"]
     both = dense.merge(cg, on=keys, suffixes=("_dense", "_cg"))
     assert len(both) == len(dense) == len(cg)
     main = both[both["quantity"].isin(["test_error", "distance_to_krr"])]
     np.testing.assert_allclose(main["value_cg"], main["value_dense"], rtol=1e-5)
-    fits = cg[cg["quantity"] == "test_error"].set_index("model")
+    fits = cg[(cg["quantity"] == "test_error") & (cg["ridge"] == 0.0)].set_index("model")
     assert fits.loc["KRR", "solver_used"].startswith("cg") and fits.loc["KRR", "n_iter"] >= 1
+    assert fits.loc["NT", "solver_used"].startswith("cg") and fits.loc["NT", "residual"] <= 1e-8
     assert fits.loc["PRR", "solver_used"] == "primal"
     assert (dense[dense["quantity"] == "test_error"]["n_iter"].isna()).all()

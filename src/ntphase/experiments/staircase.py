@@ -36,7 +36,7 @@ import pandas as pd
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ntphase.activations import ACTIVATIONS, Activation, get_activation
-from ntphase.data import HarmonicTarget, sample_sphere
+from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
 from ntphase.experiments import plots
 from ntphase.experiments.agreement import agreement_row
 from ntphase.experiments.config import (
@@ -49,7 +49,15 @@ from ntphase.experiments.config import (
     check_unique,
 )
 from ntphase.experiments.generalization import absent_degrees
-from ntphase.learning import KernelRidgeNT, NTRidge, PolynomialRidge, split_test_error
+from ntphase.learning import (
+    KernelRidgeNT,
+    NTRidge,
+    PolynomialRidge,
+    choose_solver,
+    kernel_ridge_path,
+    nt_ridge_path,
+    split_test_error,
+)
 from ntphase.sphere import level, multiplicity, sphere_spectrum
 from ntphase.theory import asymptotic_risk, krr_risk, nt_ridge_risk, prr_risk
 
@@ -255,8 +263,32 @@ def _distance(a: np.ndarray, b: np.ndarray, norm: float) -> tuple[float, float]:
     return root / norm, (se_m / (2.0 * root) if root > 0 else 0.0) / norm
 
 
+def _batched_fits(params: dict, act: Activation, X: np.ndarray, y: np.ndarray, X_test: np.ndarray,
+                  nt_seed: int) -> dict[str, Any]:
+    """KRR and NT fitted at every ridge at once where they run matrix-free: one block PCG per model
+    (:func:`~ntphase.learning.kernel_ridge_path`, :func:`~ntphase.learning.nt_ridge_path`), so the
+    kernel products are shared by the ridges. Dense fits stay one Cholesky per ridge (a dense path
+    would need an eigendecomposition). The NT weights are those :class:`NTRidge` draws from ``nt_seed``."""
+    ridges = [float(v) for v in params["ridges"]]
+    solver = str(params.get("solver", "auto"))
+    n, d = X.shape
+    out: dict[str, Any] = {}
+    if len(ridges) < 2 or solver == "dense":
+        return out
+    if solver == "cg" or choose_solver(n, d, act) == "cg":
+        out["KRR"] = kernel_ridge_path(X, y, act, ridges, X_test, solver="cg")
+    N = int(params["N"])
+    if params.get("fit_nt", True) and (solver == "cg" or choose_solver(n, d, act, width=N) == "cg"):
+        W = sample_weights(N, d, np.random.default_rng(nt_seed), distribution=params.get("weights", "gaussian"))
+        out["NT"] = nt_ridge_path(X, y, W, act, ridges, X_test, solver="cg")
+    return out
+
+
 def run_task(params: dict, seed: int) -> list[dict]:
-    """Fit NT, KRR and PRR (each listed level) at every ridge on one sample; test errors and distances."""
+    """Fit NT, KRR and PRR (each listed level) at every ridge on one sample; test errors and distances.
+
+    Where KRR and NT run matrix-free, all ridges are one block PCG per model (:func:`_batched_fits`);
+    otherwise each ridge is one estimator fit (its ``solver_`` decides)."""
     name, d, n, n_test, N = (params["activation"], int(params["d"]), int(params["n"]), int(params["n_test"]),
                              int(params["N"]))
     act = resolve_activation(name, float(params.get("shift", 0.0)))
@@ -273,8 +305,11 @@ def run_task(params: dict, seed: int) -> list[dict]:
     # Degrees no fit here contains (xi_{d,k} = 0 for K and hence for every NT feature map; PRR in
     # addition has nothing above its level): their energy is added exactly (split_test_error).
     absent = absent_degrees(act, d, max(coefs))  # type: ignore[arg-type]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        batched = _batched_fits(params, act, X, y, X_test, nt_seed)
     rows: list[dict] = []
-    for lam in (float(v) for v in params["ridges"]):
+    for index, lam in enumerate(float(v) for v in params["ridges"]):
         fits: dict[tuple[str, int], tuple[np.ndarray, set[int], dict]] = {}
         estimators: list[tuple[str, int, Any, set[int]]] = [("KRR", -1, KernelRidgeNT(act, ridge=lam), absent)]
         for l in params["prr_levels"]:
@@ -284,11 +319,17 @@ def run_task(params: dict, seed: int) -> list[dict]:
             estimators.append(("NT", -1, NTRidge(act, width=N, ridge=lam, weights=params.get("weights", "gaussian"),
                                                  random_state=nt_seed), absent))
         for model, l, est, exact in estimators:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _configure(est, solver).fit(X, y)
-                pred = est.predict(X_test)
-            info = _solver_info(est)
+            if model in batched:
+                path = batched[model]
+                pred = path.predictions_test[index]
+                info = {"solver_used": path.solver, "n_iter": float(path.n_iter[index]),
+                        "residual": float(path.residual[index])}
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    _configure(est, solver).fit(X, y)
+                    pred = est.predict(X_test)
+                info = _solver_info(est)
             if model == "PRR":
                 info.update(fit_ridge=float(est.effective_ridge_), gamma=float(est.gamma_))
             else:

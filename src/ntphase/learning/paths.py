@@ -28,7 +28,7 @@ from ntphase.kernels import (
 )
 from ntphase.kernels.harmonic import HARMONIC_MAX_DEGREE, HarmonicFeatures, harmonic_model, harmonic_rank
 from ntphase.learning import _matrix_free as mf
-from ntphase.linalg.cg import DEFAULT_RTOL
+from ntphase.linalg.cg import DEFAULT_RTOL, CGInfo
 from ntphase.linalg.preconditioners import WoodburyPreconditioner
 from ntphase.linalg.ridge import RidgePath, check_lambdas, pinv_rcond, primal_ridge_path, ridge_path, spectral_path
 from ntphase.sphere import gamma_above
@@ -36,6 +36,7 @@ from ntphase.sphere import level as sphere_level
 
 __all__ = [
     "PolynomialPrimalFit",
+    "choose_solver",
     "kernel_ridge_path",
     "nt_ridge_path",
     "nt_ridge_route",
@@ -55,6 +56,28 @@ def nt_ridge_route(n: int, width: int, d: int, layers: str = "first") -> str:
     return "primal" if nt_feature_count(width, d, layers) < n else "dual"
 
 
+def choose_solver(
+    n: int, d: int, activation: Any, layers: str = "first", *, width: int | None = None, sphere: bool = True
+) -> str:
+    """What ``solver="auto"`` resolves to for a dual ridge solve: ``"dense"`` or ``"cg"``.
+
+    The choice the estimators and the paths make, for callers that batch several
+    fits themselves (e.g. all ridges of one sample in one block PCG): ``"cg"`` when
+    the dense solve (``16 n^2`` bytes) does not fit in memory, ``"dense"`` for
+    ``n <= 2,000``, otherwise the cheaper in flops of forming the kernel plus
+    Cholesky (``n^3/3``) against the preconditioner's build plus the expected
+    preconditioned iterations. ``width=None``: the infinite-width kernel ``K``;
+    an integer: ``K_N`` of that many neurons (the dual side of NT ridge). ``sphere``:
+    whether the rows lie on the sphere (harmonic preconditioner) or not (Nystrom).
+    """
+    n = check_int("n", n, minimum=1)
+    d = check_int("d", d, minimum=2)
+    layers = check_choice("layers", layers, LAYERS)
+    if width is not None:
+        width = check_int("width", width, minimum=1)
+    return mf.choose_solver(n, d, activation, layers, width=width, sphere=bool(sphere))
+
+
 def _check_xy(X: Any, y: Any, X_test: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     X = np.asarray(check_matrix("X", X), dtype=np.float64)
     y = check_vector("y", y, length=X.shape[0])
@@ -67,7 +90,8 @@ def _check_xy(X: Any, y: Any, X_test: Any) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _matrix_free_path(
-    alpha: np.ndarray, y: np.ndarray, lam: np.ndarray, predictions_test: np.ndarray | None
+    alpha: np.ndarray, y: np.ndarray, lam: np.ndarray, predictions_test: np.ndarray | None,
+    info: CGInfo, solver: str,
 ) -> RidgePath:
     """A :class:`RidgePath` from matrix-free solutions ``alpha`` (``(n, L)``).
 
@@ -87,6 +111,9 @@ def _matrix_free_path(
         predictions_test=predictions_test,
         space="dual",
         rank=None,
+        solver=solver,
+        n_iter=np.asarray(info.iterations, dtype=int).copy(),
+        residual=np.asarray(info.residuals, dtype=np.float64).copy(),
     )
 
 
@@ -168,10 +195,10 @@ def nt_ridge_path(
     if solver == "cg":
         lam = check_lambdas(lambdas)
         with mf.progress_bar(verbose, "NT ridge path (CG)", rtol) as progress:
-            alpha, _, _ = mf.path_cg(X, y, activation, lam, layers, preconditioner=preconditioner,
-                                     rtol=rtol, maxiter=maxiter, progress=progress, W=W)
+            alpha, info, name = mf.path_cg(X, y, activation, lam, layers, preconditioner=preconditioner,
+                                           rtol=rtol, maxiter=maxiter, progress=progress, W=W)
         pred = None if X_test is None else mf.nt_cross_product(X_test, X, W, activation, alpha, layers).T
-        return _matrix_free_path(alpha, y, lam, pred)
+        return _matrix_free_path(alpha, y, lam, pred, info, name)
     if route == "primal":
         Phi = nt_features(X, W, activation, layers=layers)
         Phi_test = None if X_test is None else nt_features(X_test, W, activation, layers=layers)
@@ -214,10 +241,10 @@ def kernel_ridge_path(
     if solver == "cg":
         lam = check_lambdas(lambdas)
         with mf.progress_bar(verbose, "kernel ridge path (CG)", rtol) as progress:
-            alpha, _, _ = mf.path_cg(X, y, activation, lam, layers, preconditioner=preconditioner,
-                                     rtol=rtol, maxiter=maxiter, progress=progress)
+            alpha, info, name = mf.path_cg(X, y, activation, lam, layers, preconditioner=preconditioner,
+                                           rtol=rtol, maxiter=maxiter, progress=progress)
         pred = None if X_test is None else cross_product(X_test, X, activation, alpha, layers=layers).T
-        return _matrix_free_path(alpha, y, lam, pred)
+        return _matrix_free_path(alpha, y, lam, pred, info, name)
     K = infinite_kernel(X, activation, layers=layers)
     K_test = None if X_test is None else infinite_kernel(X_test, activation, X2=X, layers=layers)
     return ridge_path(K, y, lambdas, K_test)

@@ -252,6 +252,13 @@ class RidgePath:
         Which coefficients ``coef`` holds.
     rank : ndarray of int, shape (L,)
         Number of eigen-directions kept (not dropped as numerically zero).
+    solver : str
+        What solved it: ``"direct"`` (a factorization), or the matrix-free solver
+        (``"cg+harmonic"``, ``"cg+nystrom"``, ``"multishift-cg"``, ...).
+    n_iter : ndarray of int, shape (L,), or None
+        Iterations per ``lambda`` of a matrix-free solve (None for a direct one).
+    residual : ndarray, shape (L,), or None
+        Final true relative residual per ``lambda`` of a matrix-free solve.
     """
 
     lambdas: np.ndarray
@@ -263,6 +270,9 @@ class RidgePath:
     predictions_test: np.ndarray | None = None
     space: str = "dual"
     rank: np.ndarray | None = None
+    solver: str = "direct"
+    n_iter: np.ndarray | None = None
+    residual: np.ndarray | None = None
 
     def predict(self, K_test: Any) -> np.ndarray:
         """Predictions ``K_test @ coef.T`` for every ``lambda``, shape ``(L, n_test)``.
