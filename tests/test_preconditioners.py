@@ -53,6 +53,26 @@ def test_woodbury_against_numpy_inverse():
         WoodburyPreconditioner(object(), D, 0.3, n=40)
 
 
+@pytest.mark.parametrize("factor_max", [0, 8], ids=["eigenbasis", "cholesky-per-shift"])
+def test_for_ridges_both_routes_match_inverses(monkeypatch, factor_max):
+    # oracle: numpy.linalg.solve with F D F^T + (base + lambda_j) I formed densely, per column; repeated
+    # ridges, the shift's own ridge and a subset of active columns in a shuffled order
+    from ntphase.linalg import preconditioners
+
+    monkeypatch.setattr(preconditioners, "FACTOR_SHIFTS_MAX", factor_max)
+    rng = np.random.default_rng(11)
+    F = rng.standard_normal((50, 7))
+    D = rng.uniform(0.5, 3.0, 7)
+    P = WoodburyPreconditioner(F, D, 0.4, ridge=0.1)  # base 0.3
+    ridges = np.array([0.1, 0.0, 2.0, 0.0, 0.7])
+    R = rng.standard_normal((50, 5))
+    cols = np.array([3, 0, 4, 2])
+    out = P.for_ridges(ridges).apply_columns(R[:, cols], cols)
+    for j, col in enumerate(cols):
+        dense = F @ np.diag(D) @ F.T + (0.3 + ridges[col]) * np.eye(50)
+        np.testing.assert_allclose(out[:, j], np.linalg.solve(dense, R[:, col]), rtol=1e-10)
+
+
 def test_harmonic_for_ridges_matches_inverses():
     # oracle: numpy.linalg.inv of each model P_lambda, applied column by column
     X = sample_sphere(120, 5, rng=2)

@@ -47,6 +47,9 @@ __all__ = [
 #: the largest one are treated as zero (pseudo-inverse): they carry rounding
 #: of order ``m eps`` amplified by the squaring in ``L^T L``.
 NYSTROM_RTOL = 1e-10
+#: :meth:`WoodburyPreconditioner.for_ridges` factors each distinct shift (Cholesky, ``r^3/3``)
+#: up to this many, and uses one eigen-decomposition (about ``10 r^3`` with vectors) beyond.
+FACTOR_SHIFTS_MAX = 8
 
 
 def woodbury_bytes(n: int, r: int) -> float:
@@ -160,17 +163,18 @@ class WoodburyPreconditioner(LinearOperator):
             check_memory(woodbury_bytes(n, r), f"Woodbury factor with r = {r} features",
                          "use fewer features (a lower degree) or a Nystrom preconditioner")
             self._gram = np.asarray(self.features.gram(), dtype=np.float64)
-            C = self._gram.copy()
-            C[np.diag_indices(r)] += self.shift / D
-            self._factor = scipy.linalg.cho_factor(C, lower=False, overwrite_a=True, check_finite=False)
+            self._factor = self._cholesky(self.shift)
         super().__init__(dtype=np.dtype(np.float64), shape=(n, n))
 
     def for_ridges(self, ridges: Any) -> ColumnPreconditioner:
         r"""Per-column preconditioners with shifts ``c_j = base + ridges[j]`` (for ridge paths).
 
-        One eigen-decomposition ``D^{1/2} F^T F D^{1/2} = V Theta V^T`` (``O(r^3)``,
-        cached) gives every ``C_j^{-1} = D^{1/2} V (Theta + c_j)^{-1} V^T D^{1/2}``;
-        applying all columns costs one ``F^T`` and one ``F`` product and ``O(r^2 S)``.
+        Each ``C_j = c_j D^{-1} + F^T F`` is needed. With few distinct shifts
+        (``<= FACTOR_SHIFTS_MAX``) each gets its own Cholesky factor (``O(r^3/3)``
+        each, the one of ``shift`` reused); with more, one eigen-decomposition
+        ``D^{1/2} F^T F D^{1/2} = V Theta V^T`` (``O(r^3)`` with a constant near 10,
+        cached) gives every ``C_j^{-1} = D^{1/2} V (Theta + c_j)^{-1} V^T D^{1/2}``.
+        Applying all columns costs one ``F^T`` and one ``F`` product and ``O(r^2 S)``.
         ``base = shift - ridge`` is the model's own part of the shift (e.g. ``gamma_{>l}``).
         """
         ridges = np.asarray(ridges, dtype=np.float64).reshape(-1)
@@ -182,8 +186,21 @@ class WoodburyPreconditioner(LinearOperator):
         n = self.shape[0]
         if self.features is None:
             return ColumnPreconditioner(n, lambda R, cols: R / shifts[cols])
-        theta, DV = self.eigenbasis()
         features = self.features
+        distinct, group = np.unique(shifts, return_inverse=True)
+        if distinct.size <= FACTOR_SHIFTS_MAX:
+            factors = [self._factor if c == self.shift else self._cholesky(float(c)) for c in distinct]
+
+            def apply_factored(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
+                c = shifts[cols]
+                W = features.rmatmat(R)
+                for g in np.unique(group[cols]):
+                    j = group[cols] == g
+                    W[:, j] = scipy.linalg.cho_solve(factors[g], W[:, j], check_finite=False)
+                return (R - features.matmat(W)) / c
+
+            return ColumnPreconditioner(n, apply_factored)
+        theta, DV = self.eigenbasis()
 
         def apply(R: np.ndarray, cols: np.ndarray) -> np.ndarray:
             c = shifts[cols]
@@ -192,6 +209,13 @@ class WoodburyPreconditioner(LinearOperator):
             return (R - features.matmat(DV @ W)) / c
 
         return ColumnPreconditioner(n, apply)
+
+    def _cholesky(self, shift: float) -> Any:
+        """Cholesky factor of ``C = shift D^{-1} + F^T F``."""
+        assert self._gram is not None
+        C = self._gram.copy()
+        C[np.diag_indices(self.rank)] += shift / self.column_eigenvalues
+        return scipy.linalg.cho_factor(C, lower=False, overwrite_a=True, check_finite=False)
 
     def eigenbasis(self) -> tuple[np.ndarray, np.ndarray]:
         """``(Theta, D^{1/2} V)`` with ``D^{1/2} F^T F D^{1/2} = V Theta V^T`` (cached, ``O(r^3)``)."""
