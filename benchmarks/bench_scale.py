@@ -14,6 +14,9 @@ Sections (one per process, so the peak resident memory ``ru_maxrss`` is the sect
   PCG solves, all on the tiled operator.
 * ``lambda_min``: ``lambda_min(K_N)`` (relu, ``N d / n = 2``) by Lanczos and by
   Davidson with the harmonic preconditioner; products and values.
+* ``lambda_min_tol``: products against the stopping tolerance (``tol`` in
+  ``0 <= value - lambda_min <= ... tol * scale``) for Lanczos and Davidson at ``--n``
+  (``d = --d``, ``N d / n = 2``), value errors against the tightest Lanczos value.
 * ``lambda_min_recorded``: Davidson (harmonic level 2) alone on the data of
   ``benchmarks/run.py``'s ``lambda_min_large`` case (n = 50,000, d = 50, N = 2,000:
   the recorded Lanczos run took 2,621 products, value 0.00729393); products, value
@@ -203,6 +206,22 @@ def section_lambda_min(args: argparse.Namespace, table: Table) -> None:
                   f"{lz.matvecs / dv.matvecs:.2f}x fewer products; |diff|/value {abs(dv.value - lz.value) / lz.value:.1e}")
 
 
+def section_lambda_min_tol(args: argparse.Namespace, table: Table) -> None:
+    n, d = args.n, args.d
+    X = sample_sphere(n, d, rng=2)
+    W = sample_weights(2 * n // d, d, rng=3)
+    op = NTKernelOperator(X, W, "relu")
+    P = harmonic_preconditioner(X, "relu", 0.0, level=min(2, harmonic_level(n, d, "relu", product_flops=1e15)))
+    ref = None
+    for tol in (1e-10, 1e-8, 1e-7, 1e-6, 1e-5):
+        for method, options in (("lanczos", {}), ("davidson", {"preconditioner": P})):
+            start = time.perf_counter()
+            res = lambda_min(op, method=method, tol=tol, rng=0, return_info=True, **options)
+            ref = res.value if ref is None else ref
+            table.add(f"K_N n={n} d={d} tol={tol:g}", method, f"{res.matvecs} prod", time.perf_counter() - start,
+                      f"{res.value:.10g}", f"rel. error vs Lanczos at tol 1e-10: {(res.value - ref) / ref:.1e}")
+
+
 #: The recorded Lanczos run of ``benchmarks/run.py`` (section lambda_min_large, docs/benchmarks.md).
 RECORDED_LANCZOS = {(50000, 50): (2621, 0.00729393)}
 
@@ -254,6 +273,7 @@ SECTIONS = {
     "path": section_path,
     "lambda_min": section_lambda_min,
     "lambda_min_recorded": section_lambda_min_recorded,
+    "lambda_min_tol": section_lambda_min_tol,
     "nt": section_nt,
 }
 
