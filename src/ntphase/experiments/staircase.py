@@ -36,6 +36,7 @@ import pandas as pd
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ntphase.activations import ACTIVATIONS, Activation, get_activation
+from ntphase.conventions import nt_feature_count
 from ntphase.data import HarmonicTarget, sample_sphere, sample_weights
 from ntphase.experiments import plots
 from ntphase.experiments.agreement import agreement_row
@@ -278,7 +279,9 @@ def _batched_fits(params: dict, act: Activation, X: np.ndarray, y: np.ndarray, X
     if solver == "cg" or choose_solver(n, d, act) == "cg":
         out["KRR"] = kernel_ridge_path(X, y, act, ridges, X_test, solver="cg")
     N = int(params["N"])
-    if params.get("fit_nt", True) and (solver == "cg" or choose_solver(n, d, act, width=N) == "cg"):
+    # NTRidge's "auto": with fewer than n features it solves the primal side densely
+    auto_cg = nt_feature_count(N, d) >= n and choose_solver(n, d, act, width=N) == "cg"
+    if params.get("fit_nt", True) and (solver == "cg" or auto_cg):
         W = sample_weights(N, d, np.random.default_rng(nt_seed), distribution=params.get("weights", "gaussian"))
         out["NT"] = nt_ridge_path(X, y, W, act, ridges, X_test, solver="cg")
     return out
