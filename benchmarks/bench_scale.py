@@ -21,6 +21,12 @@ Sections (one per process, so the peak resident memory ``ru_maxrss`` is the sect
   ``benchmarks/run.py``'s ``lambda_min_large`` case (n = 50,000, d = 50, N = 2,000:
   the recorded Lanczos run took 2,621 products, value 0.00729393); products, value
   (10 digits) and time. ``--n``/``--d`` change the size (``N = 2 n / d``).
+* ``lambda_min_block``: ``lambda_min(K)`` of the relu infinite kernel (tiled operator)
+  by Davidson (harmonic level 2) with ``--blocks`` (default 1 and 16) at each of
+  ``--sizes`` (``d = --d``): products, passes (block products) and time.
+* ``lambda_min_k``: ``lambda_min(K)`` of the relu infinite kernel at ``--n`` (tiled
+  operator, never formed) by block Davidson (``--blocks``, first value; harmonic level 2),
+  to ``--tol``; one progress line per pass, wall time and peak memory.
 * ``nt``: NT ridge through ``NTKernelOperator`` (``N d / n = 8``), harmonic PCG.
 
 BLAS threads: ``--threads`` (default 1) via threadpoolctl. Each section appends a
@@ -248,6 +254,49 @@ def section_lambda_min_recorded(args: argparse.Namespace, table: Table) -> None:
               f"residual {dv.residual_norm:.2e}, converged={dv.converged}; {note}")
 
 
+def _lambda_min_k(X: np.ndarray, block: int, tol: float, verbose: bool):
+    start = time.perf_counter()
+    P = harmonic_preconditioner(X, "relu", 0.0, level=2)
+    t_build = time.perf_counter() - start
+    op = InfiniteKernelOperator(X, "relu")
+    last = [time.perf_counter()]
+
+    def progress(products: int, value: float, residual: float) -> None:
+        now = time.perf_counter()
+        print(f"  {products} products: value {value:.12g}, residual {residual:.3e} ({now - last[0]:.1f} s)",
+              flush=True)
+        last[0] = now
+
+    start = time.perf_counter()
+    res = lambda_min(op, method="davidson", preconditioner=P, rng=0, tol=tol, block_size=block,
+                     return_info=True, progress=progress if verbose else None)
+    return res, t_build, time.perf_counter() - start
+
+
+def section_lambda_min_block(args: argparse.Namespace, table: Table) -> None:
+    d = args.d
+    for n in args.sizes:
+        X = sample_sphere(n, d, rng=2)
+        base = None
+        for block in args.blocks:
+            res, t_b, t_s = _lambda_min_k(X, block, args.tol, verbose=False)
+            base = base or (res.iterations, t_s)
+            table.add(f"K n={n} d={d}", f"davidson + harmonic (level 2), block {block}",
+                      f"{res.matvecs} prod / {res.iterations} passes", f"{t_b:.1f} + {t_s:.1f}", f"{res.value:.12g}",
+                      f"{base[0] / res.iterations:.2f}x fewer passes, {base[1] / t_s:.2f}x faster than block "
+                      f"{args.blocks[0]}; residual {res.residual_norm:.2e}")
+
+
+def section_lambda_min_k(args: argparse.Namespace, table: Table) -> None:
+    n, d = args.n, args.d
+    X = sample_sphere(n, d, rng=2)
+    res, t_b, t_s = _lambda_min_k(X, args.blocks[0], args.tol, verbose=True)
+    table.add(f"K n={n} d={d}", f"davidson + harmonic (level 2), block {args.blocks[0]}, tol {args.tol:g}",
+              f"{res.matvecs} prod / {res.iterations} passes", f"{t_b:.1f} + {t_s:.1f}", f"{res.value:.12g}",
+              f"residual {res.residual_norm:.2e} (scale {res.scale:.4g}), converged={res.converged}; "
+              f"peak {peak_gib():.2f} GiB")
+
+
 def section_nt(args: argparse.Namespace, table: Table) -> None:
     n, d = args.n, args.d
     N = 8 * n // d
@@ -274,6 +323,8 @@ SECTIONS = {
     "lambda_min": section_lambda_min,
     "lambda_min_recorded": section_lambda_min_recorded,
     "lambda_min_tol": section_lambda_min_tol,
+    "lambda_min_block": section_lambda_min_block,
+    "lambda_min_k": section_lambda_min_k,
     "nt": section_nt,
 }
 
@@ -285,6 +336,8 @@ def main() -> None:
     parser.add_argument("--d", type=int, default=100)
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 4000])
     parser.add_argument("--ridge", type=float, default=0.0)
+    parser.add_argument("--blocks", type=int, nargs="+", default=[1, 16], help="Davidson block sizes")
+    parser.add_argument("--tol", type=float, default=1e-10, help="lambda_min tolerance (relative to lambda_max)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/bench_scale_results.md")
     args = parser.parse_args()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,10 @@ DAVIDSON_REORTH_FLOOR = 1e-10
 #: model: measured 0.26-0.65 on relu ``K`` and ``K_N`` at n = 2,000-4,000, d = 20-50
 #: with the harmonic preconditioner of level 2 (docs/benchmarks.md).
 DAVIDSON_PRODUCT_RATIO = 0.5
+
+
+#: ``progress(products, value, residual)``: a matrix-free solver's report on its way.
+Progress = Callable[[int, float, float], None]
 
 
 # ---------------------------------------------------------------------------
@@ -193,7 +198,7 @@ def _smallest_ritz(T: np.ndarray, j: int, tridiagonal: bool) -> tuple[float, np.
 
 
 def lanczos_min(op: LinearOperator, tol: float, generator: np.random.Generator,
-                 maxiter: int | None) -> tuple[float, int, float, float, bool]:
+                 maxiter: int | None, progress: Progress | None = None) -> tuple[float, int, float, float, bool]:
     """Thick-restart Lanczos (Wu & Simon 2000; Stewart's Krylov-Schur) for the smallest eigenvalue.
 
     Full reorthogonalization (classical Gram-Schmidt with a second pass when
@@ -210,6 +215,8 @@ def lanczos_min(op: LinearOperator, tol: float, generator: np.random.Generator,
     (relu, n = 2000, d = 20, N d / n = 4) it needed 1,500 to 50,000 products
     depending on ``k``/``ncv`` (implicit restarts lose the Krylov information
     where the lower edge is dense), against 400-770 here.
+
+    ``progress(products, value, residual)`` is called at every Ritz check.
 
     Returns ``(value, matvecs, residual_norm, scale, converged)``.
     """
@@ -257,6 +264,8 @@ def lanczos_min(op: LinearOperator, tol: float, generator: np.random.Generator,
                 ritz_time += time.perf_counter() - start
                 scale = max(scale, top)
                 estimate = abs(beta * s[j - 1])
+                if progress is not None:
+                    progress(counted.count, value, estimate)
                 done = estimate <= tol * scale or beta == 0.0 or j >= n
                 if done or counted.count >= max_products:
                     u = Q[:, :j] @ s
@@ -315,24 +324,34 @@ def lobpcg_min(op: LinearOperator, tol: float, generator: np.random.Generator,
 
 
 def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
-                 generator: np.random.Generator,
-                 maxiter: int | None) -> tuple[float, int, float, float, bool, int]:
-    """Generalized Davidson with thick restart for the smallest eigenvalue.
+                 generator: np.random.Generator, maxiter: int | None, block: int = 1,
+                 progress: Progress | None = None) -> tuple[float, int, float, float, bool, int]:
+    """Generalized (block) Davidson with thick restart for the smallest eigenvalue.
 
     Davidson (1975, J. Comput. Phys. 17:87-94); Morgan & Scott (1986, SIAM J. Sci.
-    Stat. Comput. 7:817-825). The basis ``V`` (orthonormal, two Gram-Schmidt
-    passes) grows by the preconditioned residual ``M (K u - theta u)`` of the
-    smallest Ritz pair; ``W = K V`` and ``H = V^T W`` are kept, so a step costs
-    one product, one application of ``M`` (an approximation of ``K^{-1}``,
-    e.g. the harmonic model of a kernel with its spikes), ``O(n k)`` and an
-    ``O(k^3)`` Ritz problem. Where ``M`` acts as a scalar this is Lanczos on
+    Stat. Comput. 7:817-825); the block form as in Liu (1978, NRCC report). The basis
+    ``V`` (orthonormal, two Gram-Schmidt passes) grows by the preconditioned residuals
+    ``M (K u_j - theta_j u_j)`` of the ``block`` smallest Ritz pairs; ``W = K V`` and
+    ``H = V^T W`` are kept, so a step costs one product with a block of ``block``
+    vectors (one pass over the data: a tiled kernel builds each tile once for the
+    whole block), one application of ``M`` (an approximation of ``K^{-1}``, e.g. the
+    harmonic model of a kernel with its spikes), ``O(n k block)`` and an ``O(k^3)``
+    Ritz problem. Where ``M`` acts as a scalar and ``block = 1`` this is Lanczos on
     ``K``; on the spike subspace ``M`` inverts the spikes away, so the product
-    count no longer grows with their spread. The value is a Rayleigh quotient of
-    ``K`` itself (not of a deflated approximation), so the accuracy statement of
-    :mod:`ntphase.linalg.eigen` holds. ``scale``: the larger of the Rayleigh
-    quotients of the constant vector and a random one, then the largest Ritz value.
+    count no longer grows with their spread. A block costs more products than
+    ``block = 1`` (measured in docs/benchmarks.md) but far fewer passes, which is
+    what an operator whose tile, not its multiplication, dominates pays for. The
+    value is a Rayleigh quotient of ``K`` itself (not of a deflated approximation),
+    so the accuracy statement of :mod:`ntphase.linalg.eigen` holds. ``scale``: the
+    larger of the Rayleigh quotients of the constant vector and a random one, then
+    the largest Ritz value. A basis that would exceed its size (``DAVIDSON_BASIS``,
+    or ``LANCZOS_MEMORY_FRACTION`` of the memory) restarts on its
+    ``max(DAVIDSON_KEEP, 2 block)`` smallest Ritz vectors.
 
-    Returns ``(value, matvecs, residual_norm, scale, converged, steps)``.
+    ``progress(products, value, residual)`` is called after every pass.
+
+    Returns ``(value, matvecs, residual_norm, scale, converged, steps)``; ``steps``
+    counts the passes (block products).
     """
     n = op.shape[0]
     counted = _Counted(op)
@@ -343,48 +362,58 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
     probe[:, 1] /= np.linalg.norm(probe[:, 1])
     scale = float(np.max(np.einsum("ij,ij->j", probe, counted.matmat(probe))))
     scale = scale if scale > 0 else 1.0
+    b = max(1, min(int(block), n // 3 if n >= 3 else 1))
     by_memory = int(LANCZOS_MEMORY_FRACTION * available_memory() / (16.0 * n))
-    kmax = max(2, min(n, DAVIDSON_BASIS, max(by_memory, 2 * DAVIDSON_KEEP)))
-    keep = min(DAVIDSON_KEEP, kmax // 2)
+    want_keep = max(DAVIDSON_KEEP, 2 * b)
+    kmax = max(2, min(n, max(DAVIDSON_BASIS, want_keep + 4 * b), max(by_memory, 2 * want_keep)))
+    keep = min(want_keep, kmax // 2)
     V = np.empty((n, kmax))
     W = np.empty((n, kmax))
     H = np.empty((kmax, kmax))
-    t = np.asarray(preconditioner.matvec(generator.standard_normal(n)), dtype=np.float64).reshape(n)
+    T = _apply(preconditioner, generator.standard_normal((n, b)) if b > 1 else generator.standard_normal(n), n)
     k = 0
-    u = t / np.linalg.norm(t)
-    theta0 = float(u @ counted.matvec(u))
+    u = T[:, 0] / np.linalg.norm(T[:, 0])
     step = 0
     done = False
     while counted.count < max_products:
         step += 1
-        norm0 = float(np.linalg.norm(t))
-        for _ in range(2):
-            t -= V[:, :k] @ (V[:, :k].T @ t)
-        norm = float(np.linalg.norm(t))
-        if not norm > DAVIDSON_REORTH_FLOOR * norm0:  # the correction lies in the basis: diversify
-            t = generator.standard_normal(n)
+        m = min(b, n - k)
+        for j in range(m):  # orthonormalize the corrections against the basis and each other
+            t = T[:, j]
+            norm0 = float(np.linalg.norm(t))
             for _ in range(2):
-                t -= V[:, :k] @ (V[:, :k].T @ t)
+                t -= V[:, : k + j] @ (V[:, : k + j].T @ t)
             norm = float(np.linalg.norm(t))
-        V[:, k] = t / norm
-        W[:, k] = counted.matvec(V[:, k])
-        H[: k + 1, k] = V[:, : k + 1].T @ W[:, k]
-        H[k, :k] = H[:k, k]
-        k += 1
+            if not norm > DAVIDSON_REORTH_FLOOR * norm0:  # the correction lies in the basis: diversify
+                t = generator.standard_normal(n)
+                for _ in range(2):
+                    t -= V[:, : k + j] @ (V[:, : k + j].T @ t)
+                norm = float(np.linalg.norm(t))
+            V[:, k + j] = t / norm
+        new = slice(k, k + m)
+        W[:, new] = counted.matvec(V[:, k]).reshape(n, 1) if m == 1 else counted.matmat(V[:, new])
+        H[: k + m, new] = V[:, : k + m].T @ W[:, new]
+        H[new, new] = 0.5 * (H[new, new] + H[new, new].T)
+        H[new, :k] = H[:k, new].T
+        k += m
         theta, S = scipy.linalg.eigh(H[:k, :k], check_finite=False)
         scale = max(scale, float(theta[-1]))
-        u = V[:, :k] @ S[:, 0]
-        theta0 = float(theta[0])
-        r = W[:, :k] @ S[:, 0] - theta0 * u
-        if np.linalg.norm(r) <= tol * scale or k >= n:
+        p = min(b, k)
+        U = V[:, :k] @ S[:, :p]
+        R = W[:, :k] @ S[:, :p] - U * theta[:p]
+        u = U[:, 0]
+        estimate = float(np.linalg.norm(R[:, 0]))
+        if progress is not None:
+            progress(counted.count, float(theta[0]), estimate)
+        if estimate <= tol * scale or k >= n:
             done = True
             break
-        if k == kmax:  # thick restart on the smallest Ritz vectors
+        if k + b > kmax:  # thick restart on the smallest Ritz vectors
             V[:, :keep] = V[:, :k] @ S[:, :keep]
             W[:, :keep] = W[:, :k] @ S[:, :keep]
             H[:keep, :keep] = np.diag(theta[:keep])
             k = keep
-        t = np.asarray(preconditioner.matvec(r), dtype=np.float64).reshape(n)
+        T = _apply(preconditioner, R if b > 1 else R[:, 0], n)
     u = u / np.linalg.norm(u)
     Ku = counted.matvec(u)
     value = float(u @ Ku)
@@ -396,3 +425,10 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
             f"tol (residual {residual:.3g} > {tol * scale:.3g}); returning {value:.6g}, an upper bound on "
             "lambda_min; increase maxiter or tol", RuntimeWarning, stacklevel=3)
     return value, counted.count, residual, scale, converged, step
+
+
+def _apply(preconditioner: LinearOperator, R: np.ndarray, n: int) -> np.ndarray:
+    """``M R`` as a float64 ``(n, columns)`` array (``matvec`` for one vector, ``matmat`` for a block)."""
+    if R.ndim == 1:
+        return np.asarray(preconditioner.matvec(R), dtype=np.float64).reshape(n, 1).copy()
+    return np.array(preconditioner.matmat(R), dtype=np.float64).reshape(n, -1)
