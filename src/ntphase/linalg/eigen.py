@@ -314,10 +314,12 @@ def lambda_min(
         whose preconditioned residuals extend the basis at each step, so that
         one product takes a block of ``block_size`` vectors (one pass over the
         data). More products in all, fewer passes: measured on the relu
-        infinite kernel (d = 30-100, harmonic level 2) 1.6-2x fewer passes at
-        ``block_size = 16`` for 6-9x the products (docs/benchmarks.md). It pays
-        where a pass, not the multiplication, dominates: a tiled kernel
-        (:class:`~ntphase.kernels.InfiniteKernelOperator`) at large ``d``.
+        infinite kernel (n = 8,000, d = 100, harmonic level 2), blocks of 4-8
+        need 1.5-2x fewer passes for 2.6-4x the products and 1.1-1.2x less
+        time; larger blocks lose (docs/benchmarks.md). It can pay only where a
+        pass, not the multiplication, dominates: a tiled kernel
+        (:class:`~ntphase.kernels.InfiniteKernelOperator`), not ``K_N``'s
+        operator, whose product cost is linear in the block.
     preconditioner : LinearOperator, optional
         Symmetric positive definite approximation of ``K^{-1}`` (or of
         ``(K - sigma I)^{-1}`` near the bottom of the spectrum), e.g.
