@@ -341,7 +341,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/bench_scale_results.md")
     args = parser.parse_args()
-    table = Table(f"{args.section} (n={args.n}, d={args.d})")
+    sizes = f"n in {args.sizes}" if args.section in ("lambda_min", "lambda_min_block") else f"n={args.n}"
+    table = Table(f"{args.section} ({sizes}, d={args.d})")
     load0 = os.getloadavg()
     with threadpool_limits(limits=args.threads):
         SECTIONS[args.section](args, table)
