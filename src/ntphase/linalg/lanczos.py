@@ -370,7 +370,7 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
     V = np.empty((n, kmax))
     W = np.empty((n, kmax))
     H = np.empty((kmax, kmax))
-    T = _apply(preconditioner, generator.standard_normal((n, b)) if b > 1 else generator.standard_normal(n), n)
+    T = _apply(preconditioner, generator.standard_normal((n, b)))
     k = 0
     u = T[:, 0] / np.linalg.norm(T[:, 0])
     step = 0
@@ -391,7 +391,7 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
                 norm = float(np.linalg.norm(t))
             V[:, k + j] = t / norm
         new = slice(k, k + m)
-        W[:, new] = counted.matvec(V[:, k]).reshape(n, 1) if m == 1 else counted.matmat(V[:, new])
+        W[:, new] = counted.matmat(V[:, new])
         H[: k + m, new] = V[:, : k + m].T @ W[:, new]
         H[new, new] = 0.5 * (H[new, new] + H[new, new].T)
         H[new, :k] = H[:k, new].T
@@ -413,7 +413,7 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
             W[:, :keep] = W[:, :k] @ S[:, :keep]
             H[:keep, :keep] = np.diag(theta[:keep])
             k = keep
-        T = _apply(preconditioner, R if b > 1 else R[:, 0], n)
+        T = _apply(preconditioner, R)
     u = u / np.linalg.norm(u)
     Ku = counted.matvec(u)
     value = float(u @ Ku)
@@ -427,8 +427,6 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
     return value, counted.count, residual, scale, converged, step
 
 
-def _apply(preconditioner: LinearOperator, R: np.ndarray, n: int) -> np.ndarray:
-    """``M R`` as a float64 ``(n, columns)`` array (``matvec`` for one vector, ``matmat`` for a block)."""
-    if R.ndim == 1:
-        return np.asarray(preconditioner.matvec(R), dtype=np.float64).reshape(n, 1).copy()
-    return np.array(preconditioner.matmat(R), dtype=np.float64).reshape(n, -1)
+def _apply(preconditioner: LinearOperator, R: np.ndarray) -> np.ndarray:
+    """``M R`` for a block ``R`` of shape ``(n, m)``, as a new float64 array of that shape."""
+    return np.array(preconditioner.matmat(R), dtype=np.float64).reshape(R.shape)
