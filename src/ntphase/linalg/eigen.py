@@ -315,7 +315,7 @@ def lambda_min(
         one product takes a block of ``block_size`` vectors (one pass over the
         data). More products in all, fewer passes: measured on the relu
         infinite kernel (n = 8,000, d = 100, harmonic level 2), blocks of 4-8
-        need 1.5-2x fewer passes for 2.6-4x the products and 1.1-1.2x less
+        need 1.5-2x fewer passes for 2.6-4x the products and 1.08-1.16x less
         time; larger blocks lose (docs/benchmarks.md). It can pay only where a
         pass, not the multiplication, dominates: a tiled kernel
         (:class:`~ntphase.kernels.InfiniteKernelOperator`), not ``K_N``'s
