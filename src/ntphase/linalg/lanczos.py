@@ -362,7 +362,7 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
     probe[:, 1] /= np.linalg.norm(probe[:, 1])
     scale = float(np.max(np.einsum("ij,ij->j", probe, counted.matmat(probe))))
     scale = scale if scale > 0 else 1.0
-    b = max(1, min(int(block), n // 3 if n >= 3 else 1))
+    b = max(1, min(int(block), n // 3))
     by_memory = int(LANCZOS_MEMORY_FRACTION * available_memory() / (16.0 * n))
     want_keep = max(DAVIDSON_KEEP, 2 * b)
     kmax = max(2, min(n, max(DAVIDSON_BASIS, want_keep + 4 * b), max(by_memory, 2 * want_keep)))
@@ -381,14 +381,10 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
         for j in range(m):  # orthonormalize the corrections against the basis and each other
             t = T[:, j]
             norm0 = float(np.linalg.norm(t))
-            for _ in range(2):
-                t -= V[:, : k + j] @ (V[:, : k + j].T @ t)
-            norm = float(np.linalg.norm(t))
+            norm = _project_out(t, V[:, : k + j])
             if not norm > DAVIDSON_REORTH_FLOOR * norm0:  # the correction lies in the basis: diversify
                 t = generator.standard_normal(n)
-                for _ in range(2):
-                    t -= V[:, : k + j] @ (V[:, : k + j].T @ t)
-                norm = float(np.linalg.norm(t))
+                norm = _project_out(t, V[:, : k + j])
             V[:, k + j] = t / norm
         new = slice(k, k + m)
         W[:, new] = counted.matmat(V[:, new])
@@ -425,6 +421,13 @@ def davidson_min(op: LinearOperator, preconditioner: LinearOperator, tol: float,
             f"tol (residual {residual:.3g} > {tol * scale:.3g}); returning {value:.6g}, an upper bound on "
             "lambda_min; increase maxiter or tol", RuntimeWarning, stacklevel=3)
     return value, counted.count, residual, scale, converged, step
+
+
+def _project_out(t: np.ndarray, Q: np.ndarray) -> float:
+    """Remove from ``t`` (in place) its part in the span of orthonormal ``Q``, two passes; the new norm."""
+    for _ in range(2):
+        t -= Q @ (Q.T @ t)
+    return float(np.linalg.norm(t))
 
 
 def _apply(preconditioner: LinearOperator, R: np.ndarray) -> np.ndarray:
